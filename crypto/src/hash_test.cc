@@ -1,0 +1,115 @@
+#include "holdfast/crypto/hash.h"
+
+#include <gtest/gtest.h>
+
+#include "holdfast/common/encoding.h"
+#include "holdfast/common/rng.h"
+#include "holdfast/testing/kat.h"
+
+namespace holdfast::crypto {
+namespace {
+
+using testing::ForEachKat;
+using testing::KatBlock;
+
+TEST(Sha, FipsVectors) {
+  ForEachKat("crypto/testdata/sha.txt", [](const KatBlock& t) {
+    const Bytes msg = t.GetBytes("Message");
+    const Bytes want = t.GetBytes("Digest");
+    const std::string alg = t.Text("Algorithm");
+    if (alg == "\"sha256\"") {
+      EXPECT_EQ(HexEncode(Sha256(msg)), HexEncode(want));
+      Sha256Hasher h;
+      for (uint8_t b : msg) h.Update(ByteSpan(&b, 1));
+      EXPECT_EQ(HexEncode(h.Finish()), HexEncode(want));
+    } else if (alg == "\"sha512\"") {
+      EXPECT_EQ(HexEncode(Sha512(msg)), HexEncode(want));
+      Sha512Hasher h;
+      h.Update(ByteSpan(msg).first(msg.size() / 2)).Update(ByteSpan(msg).subspan(msg.size() / 2));
+      EXPECT_EQ(HexEncode(h.Finish()), HexEncode(want));
+    } else {
+      ADD_FAILURE() << "unknown algorithm " << alg;
+    }
+  });
+}
+
+TEST(Sha, HasherResetsAfterFinish) {
+  Sha256Hasher h;
+  h.Update(AsBytes("abc"));
+  const auto first = h.Finish();
+  h.Update(AsBytes("abc"));
+  EXPECT_EQ(h.Finish(), first);
+  EXPECT_EQ(first, Sha256(AsBytes("abc")));
+}
+
+TEST(HmacSha256, Rfc4231Vectors) {
+  ForEachKat("crypto/testdata/hmac_sha256.txt", [](const KatBlock& t) {
+    const Bytes key = t.GetBytes("Key");
+    const Bytes data = t.GetBytes("Data");
+    const Bytes want = t.GetBytes("Mac");
+    ASSERT_LE(want.size(), kHmacSha256Bytes);
+    const auto mac = HmacSha256(key, data);
+    EXPECT_EQ(HexEncode(mac.span().first(want.size())), HexEncode(want));
+    EXPECT_TRUE(VerifyHmacSha256(key, data, want).ok());
+    Bytes bad = want;
+    bad.back() ^= 1;
+    EXPECT_EQ(VerifyHmacSha256(key, data, bad).code(), ErrorCode::kAuthenticationFailed);
+  });
+}
+
+TEST(HmacSha256, VerifyRefusesEmptyAndOverlongTags) {
+  const Bytes key(32, 7), data = {1, 2, 3};
+  const auto mac = HmacSha256(key, data);
+  EXPECT_EQ(VerifyHmacSha256(key, data, {}).code(), ErrorCode::kAuthenticationFailed);
+  Bytes longer = ToBytes(mac.span());
+  longer.push_back(0);
+  EXPECT_EQ(VerifyHmacSha256(key, data, longer).code(), ErrorCode::kAuthenticationFailed);
+  // Signal truncates its message MAC to 8 bytes.
+  EXPECT_TRUE(VerifyHmacSha256(key, data, mac.span().first(8)).ok());
+  Bytes other_key = key;
+  other_key[0] ^= 0x80;
+  EXPECT_FALSE(VerifyHmacSha256(other_key, data, mac.span().first(8)).ok());
+}
+
+TEST(HkdfSha256, Rfc5869Vectors) {
+  ForEachKat("crypto/testdata/hkdf_sha256.txt", [](const KatBlock& t) {
+    const Bytes ikm = t.GetBytes("IKM"), salt = t.GetBytes("Salt"), info = t.GetBytes("Info");
+    const Bytes prk = t.GetBytes("PRK"), okm = t.GetBytes("OKM");
+    ASSERT_EQ(okm.size(), t.Number("L"));
+    EXPECT_EQ(HexEncode(HkdfSha256Extract(salt, ikm).span()), HexEncode(prk));
+    Bytes out(okm.size());
+    ASSERT_TRUE(HkdfSha256(ikm, salt, info, out).ok());
+    EXPECT_EQ(HexEncode(out), HexEncode(okm));
+    Bytes expanded(okm.size());
+    ASSERT_TRUE(HkdfSha256Expand(prk, info, expanded).ok());
+    EXPECT_EQ(HexEncode(expanded), HexEncode(okm));
+  });
+}
+
+TEST(HkdfSha256, LengthLimits) {
+  const Bytes ikm(22, 0x0b);
+  Bytes empty;
+  EXPECT_EQ(HkdfSha256(ikm, {}, {}, empty).code(), ErrorCode::kInvalidArgument);
+  Bytes max(kHkdfSha256MaxOutputBytes);
+  EXPECT_TRUE(HkdfSha256(ikm, {}, {}, max).ok());
+  Bytes too_long(kHkdfSha256MaxOutputBytes + 1);
+  EXPECT_EQ(HkdfSha256(ikm, {}, {}, too_long).code(), ErrorCode::kInvalidArgument);
+  Bytes out(32);
+  EXPECT_EQ(HkdfSha256Expand(Bytes(31, 1), {}, out).code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(HkdfSha256, PrefixProperty) {
+  // Longer outputs extend shorter ones: T(1) || T(2) || ...
+  DeterministicRng rng(3);
+  Bytes ikm(40), salt(13), info(9);
+  rng.Fill(ikm);
+  rng.Fill(salt);
+  rng.Fill(info);
+  Bytes a(80), b(33);
+  ASSERT_TRUE(HkdfSha256(ikm, salt, info, a).ok());
+  ASSERT_TRUE(HkdfSha256(ikm, salt, info, b).ok());
+  EXPECT_TRUE(std::equal(b.begin(), b.end(), a.begin()));
+}
+
+}  // namespace
+}  // namespace holdfast::crypto
