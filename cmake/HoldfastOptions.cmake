@@ -9,7 +9,7 @@ endif()
 add_library(holdfast_warnings INTERFACE)
 target_compile_options(holdfast_warnings INTERFACE
   -Wall -Wextra -Werror -Wshadow -Wnon-virtual-dtor -Wcast-align -Wformat=2
-  -Wimplicit-fallthrough -Wnull-dereference)
+  -Wimplicit-fallthrough)
 
 if(HOLDFAST_SANITIZE)
   string(REPLACE "," ";" _hf_sanitizers "${HOLDFAST_SANITIZE}")

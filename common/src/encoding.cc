@@ -16,6 +16,15 @@ int SodiumVariant(Base64Variant v) {
   return sodium_base64_VARIANT_ORIGINAL;
 }
 
+// libsodium 1.0.18's decoders read characters as signed chars, so some bytes >= 0x80 alias
+// valid digits (0xde decodes as '/'). Neither alphabet has such bytes: refuse them first,
+// without branching on each character.
+bool HasNonAscii(std::string_view text) {
+  uint8_t any = 0;
+  for (char c : text) any |= static_cast<uint8_t>(c);
+  return (any & 0x80) != 0;
+}
+
 }  // namespace
 
 std::string HexEncode(ByteSpan bytes) {
@@ -27,6 +36,7 @@ std::string HexEncode(ByteSpan bytes) {
 
 Result<Bytes> HexDecode(std::string_view text) {
   if (text.size() % 2 != 0) return Error{ErrorCode::kInvalidEncoding, "odd-length hex"};
+  if (HasNonAscii(text)) return Error{ErrorCode::kInvalidEncoding, "hex"};
   Bytes out(text.size() / 2);
   if (text.empty()) return out;
   size_t len = 0;
@@ -47,6 +57,7 @@ std::string Base64Encode(ByteSpan bytes, Base64Variant variant) {
 }
 
 Result<Bytes> Base64Decode(std::string_view text, Base64Variant variant) {
+  if (HasNonAscii(text)) return Error{ErrorCode::kInvalidEncoding, "base64"};
   // Every 4 characters decode to at most 3 bytes.
   Bytes out(text.size() / 4 * 3 + 3);
   if (text.empty()) return Bytes{};

@@ -55,6 +55,21 @@ TEST(Base64, RejectsNonCanonicalText) {
   EXPECT_EQ(Base64Decode("Z", Base64Variant::kStandardRaw).code(), ErrorCode::kInvalidEncoding);
 }
 
+TEST(Base64, RejectsBytesAboveAscii) {
+  // Found by fuzz_encoding: libsodium 1.0.18 decodes 0xde as '/' because it reads a signed char.
+  for (auto v : {Base64Variant::kStandard, Base64Variant::kStandardRaw, Base64Variant::kUrlSafe,
+                 Base64Variant::kUrlSafeRaw}) {
+    EXPECT_EQ(Base64Decode("00a\xde" "bF0", v).code(), ErrorCode::kInvalidEncoding);
+    for (int c = 0x80; c <= 0xff; ++c) {
+      const std::string text = std::string("Zm9") + static_cast<char>(c);
+      EXPECT_EQ(Base64Decode(text, v).code(), ErrorCode::kInvalidEncoding) << c;
+    }
+  }
+  for (int c = 0x80; c <= 0xff; ++c) {
+    EXPECT_EQ(HexDecode(std::string("a") + static_cast<char>(c)).code(), ErrorCode::kInvalidEncoding);
+  }
+}
+
 TEST(Base64, RandomRoundTrips) {
   DeterministicRng rng(7);
   for (size_t len = 0; len < 200; ++len) {
