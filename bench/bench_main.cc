@@ -1,10 +1,34 @@
 // crypto_bench's entry point: initialises libsodium for the benchmarks that call it directly
 // and records the library versions in the report's context.
 #include <benchmark/benchmark.h>
+#include <dlfcn.h>
 #include <openssl/crypto.h>
 #include <sodium.h>
 
 #include <cstdio>
+#include <cstring>
+
+namespace {
+
+// libsignal-protocol-c exports its own crypto_hash_sha512, so the process uses whichever of
+// the two libraries the dynamic linker loads first, for libsodium's internal callers too.
+// The link line puts libsodium first; say which one won, and warn if that ever changes.
+const char* Sha512Provider() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&crypto_hash_sha512), &info) == 0 ||
+      info.dli_fname == nullptr) {
+    return "unknown";
+  }
+  if (std::strstr(info.dli_fname, "libsodium") == nullptr) {
+    std::fprintf(stderr,
+                 "crypto_bench: warning: crypto_hash_sha512 comes from %s, not libsodium; "
+                 "libsodium numbers that hash with SHA-512 are not libsodium's\n",
+                 info.dli_fname);
+  }
+  return info.dli_fname;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (sodium_init() < 0) {
@@ -15,6 +39,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("libsodium", sodium_version_string());
   benchmark::AddCustomContext("libsodium_aes256gcm",
                               crypto_aead_aes256gcm_is_available() != 0 ? "available" : "no AES-NI");
+  benchmark::AddCustomContext("crypto_hash_sha512", Sha512Provider());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

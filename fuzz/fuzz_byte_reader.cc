@@ -18,10 +18,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const ByteSpan rest = r.Rest();
     bool ok = true;
     switch (op % 10) {
-      case 0: ok = r.ReadU16Be().ok(); break;
-      case 1: ok = r.ReadU32Be().ok(); break;
-      case 2: ok = r.ReadU64Be().ok(); break;
-      case 3: ok = r.ReadU64Le().ok(); break;
+      case 0:
+        ok = r.ReadU16Be().ok();
+        break;
+      case 1:
+        ok = r.ReadU32Be().ok();
+        break;
+      case 2:
+        ok = r.ReadU64Be().ok();
+        break;
+      case 3:
+        ok = r.ReadU64Le().ok();
+        break;
       case 4: {
         auto v = r.ReadVarint();
         ok = v.ok();
@@ -36,15 +44,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         break;
       }
-      case 5: ok = r.ReadPrefixed8().ok(); break;
-      case 6: ok = r.ReadPrefixed16().ok(); break;
-      case 7: ok = r.ReadPrefixed32().ok(); break;
-      case 8: ok = r.ReadBytes(op / 10).ok(); break;
-      default: ok = r.Skip(op / 10).ok(); break;
+      case 5:
+        ok = r.ReadPrefixed8().ok();
+        break;
+      case 6:
+        ok = r.ReadPrefixed16().ok();
+        break;
+      case 7:
+        ok = r.ReadPrefixed32().ok();
+        break;
+      case 8:
+        ok = r.ReadBytes(op / 10).ok();
+        break;
+      default:
+        ok = r.Skip(op / 10).ok();
+        break;
     }
     // A failed read consumes nothing beyond the op byte.
-    if (!ok && r.remaining() != before - 1) std::abort();
-    if (!ok) break;
+    if (!ok && r.remaining() != before - 1) {
+      std::abort();
+    }
+    if (!ok) {
+      break;
+    }
   }
   return 0;
 }

@@ -14,12 +14,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (auto v : {Base64Variant::kStandard, Base64Variant::kStandardRaw, Base64Variant::kUrlSafe,
                  Base64Variant::kUrlSafeRaw}) {
     auto decoded = Base64Decode(text, v);
-    if (decoded.ok() && Base64Encode(*decoded, v) != text) std::abort();
+    if (decoded.ok() && Base64Encode(*decoded, v) != text) {
+      std::abort();
+    }
   }
   auto hex = HexDecode(text);
   if (hex.ok()) {
     auto again = HexDecode(HexEncode(*hex));
-    if (!again.ok() || *again != *hex || HexEncode(*hex).size() != text.size()) std::abort();
+    if (!again.ok() || *again != *hex || HexEncode(*hex).size() != text.size()) {
+      std::abort();
+    }
   }
   // Round trip of the raw bytes through every encoder.
   const ByteSpan bytes(data, size);

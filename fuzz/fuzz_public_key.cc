@@ -14,7 +14,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto key = holdfast::crypto::X25519PublicKey::Parse(in);
   if (key.ok()) {
     const auto out = key->Serialize();
-    if (!std::equal(out.begin(), out.end(), in.begin(), in.end())) std::abort();
+    if (!std::equal(out.begin(), out.end(), in.begin(), in.end())) {
+      std::abort();
+    }
   }
   auto ed = holdfast::crypto::Ed25519PublicKey::FromBytes(in);
   if (ed.ok() && !std::equal(ed->bytes().begin(), ed->bytes().end(), in.begin(), in.end())) {

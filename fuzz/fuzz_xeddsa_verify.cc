@@ -12,7 +12,9 @@ using holdfast::ByteSpan;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const ByteSpan in(data, size);
-  if (in.size() < 32) return 0;
+  if (in.size() < 32) {
+    return 0;
+  }
   const ByteSpan key = in.first(32);
   const ByteSpan rest = in.subspan(32);
   const ByteSpan sig = rest.first(rest.size() < 64 ? rest.size() : 64);

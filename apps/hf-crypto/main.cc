@@ -10,11 +10,10 @@
 // Exit status: 0 success, 1 a signature did not verify, 2 bad input (with
 // "error: <name> (<code>): <message>" on stderr).
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <iostream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "holdfast/common/encoding.h"
@@ -66,7 +65,9 @@ int Keygen(const std::string& type) {
 
 int Sign(const std::string& type, const std::string& private_b64) {
   auto raw = hf::Base64Decode(private_b64);
-  if (!raw.ok()) return Fail(raw.error(), "--private");
+  if (!raw.ok()) {
+    return Fail(raw.error(), "--private");
+  }
   const hf::SecretBytes secret = hf::SecretBytes::Copy(*raw);
   hf::SecureWipe(*raw);
   const hf::Bytes message = ReadStdin();
@@ -74,13 +75,19 @@ int Sign(const std::string& type, const std::string& private_b64) {
   json out;
   if (type == "x25519") {
     auto key = crypto::X25519PrivateKey::FromBytes(secret.span());
-    if (!key.ok()) return Fail(key.error(), "--private");
+    if (!key.ok()) {
+      return Fail(key.error(), "--private");
+    }
     auto sig = crypto::XEdDsaSign(*key, message, rng);
-    if (!sig.ok()) return Fail(sig.error(), "sign");
+    if (!sig.ok()) {
+      return Fail(sig.error(), "sign");
+    }
     out["signature"] = B64(*sig);
   } else {
     auto key = crypto::Ed25519PrivateKey::FromSeed(secret.span());
-    if (!key.ok()) return Fail(key.error(), "--private");
+    if (!key.ok()) {
+      return Fail(key.error(), "--private");
+    }
     out["signature"] = B64(key->Sign(message));
   }
   std::cout << out.dump() << "\n";
@@ -89,18 +96,26 @@ int Sign(const std::string& type, const std::string& private_b64) {
 
 int Verify(const std::string& type, const std::string& public_b64, const std::string& sig_b64) {
   auto raw = hf::Base64Decode(public_b64);
-  if (!raw.ok()) return Fail(raw.error(), "--public");
+  if (!raw.ok()) {
+    return Fail(raw.error(), "--public");
+  }
   auto sig = hf::Base64Decode(sig_b64);
-  if (!sig.ok()) return Fail(sig.error(), "--signature");
+  if (!sig.ok()) {
+    return Fail(sig.error(), "--signature");
+  }
   const hf::Bytes message = ReadStdin();
   hf::Result<void> verdict = hf::Ok();
   if (type == "x25519") {
     auto key = crypto::X25519PublicKey::Parse(*raw);
-    if (!key.ok()) return Fail(key.error(), "--public");
+    if (!key.ok()) {
+      return Fail(key.error(), "--public");
+    }
     verdict = crypto::XEdDsaVerify(*key, message, *sig);
   } else {
     auto key = crypto::Ed25519PublicKey::FromBytes(*raw);
-    if (!key.ok()) return Fail(key.error(), "--public");
+    if (!key.ok()) {
+      return Fail(key.error(), "--public");
+    }
     verdict = crypto::Ed25519Verify(*key, message, *sig);
   }
   std::cout << json{{"valid", verdict.ok()}}.dump() << "\n";
@@ -122,7 +137,9 @@ int Demo() {
   const auto bob_prekey = crypto::X25519KeyPair::Generate(rng);
   const auto prekey_bytes = bob_prekey.public_key.Serialize();
   auto prekey_sig = crypto::XEdDsaSign(bob_identity.private_key, prekey_bytes, rng);
-  if (!prekey_sig.ok()) return Fail(prekey_sig.error(), "sign prekey");
+  if (!prekey_sig.ok()) {
+    return Fail(prekey_sig.error(), "sign prekey");
+  }
   step("identity key", B64(bob_identity.public_key.Serialize()));
   step("signed prekey", B64(prekey_bytes));
   step("XEdDSA signature", B64(*prekey_sig));
@@ -134,13 +151,17 @@ int Demo() {
   forged[10] ^= 0x01;
   const auto bad = crypto::XEdDsaVerify(bob_identity.public_key, prekey_bytes, forged);
   step("one bit flipped", bad.ok() ? "ACCEPTED (bug!)" : std::string(hf::ErrorName(bad.code())));
-  if (!good.ok() || bad.ok()) return kExitInvalid;
+  if (!good.ok() || bad.ok()) {
+    return kExitInvalid;
+  }
 
   std::cout << "\n3. Both sides agree on a secret with X25519 and derive keys with HKDF\n";
   const auto alice_ephemeral = crypto::X25519KeyPair::Generate(rng);
   auto alice_shared = crypto::X25519Agree(alice_ephemeral.private_key, bob_prekey.public_key);
   auto bob_shared = crypto::X25519Agree(bob_prekey.private_key, alice_ephemeral.public_key);
-  if (!alice_shared.ok() || !bob_shared.ok()) return Fail(hf::Error{hf::ErrorCode::kWeakKey}, "agree");
+  if (!alice_shared.ok() || !bob_shared.ok()) {
+    return Fail(hf::Error{hf::ErrorCode::kWeakKey}, "agree");
+  }
   step("shared secrets equal", alice_shared->Equals(*bob_shared) ? "yes" : "NO");
   hf::Secret<crypto::kAeadKeyBytes> alice_key, bob_key;
   const auto info = hf::AsBytes("Holdfast demo");
@@ -155,18 +176,24 @@ int Demo() {
   const auto text = hf::AsBytes("Meet at the harbour at noon.");
   auto sealed = crypto::AeadSeal(crypto::AeadAlgorithm::kXChaCha20Poly1305, alice_key.span(), nonce,
                                  {}, text);
-  if (!sealed.ok()) return Fail(sealed.error(), "seal");
+  if (!sealed.ok()) {
+    return Fail(sealed.error(), "seal");
+  }
   step("ciphertext", B64(*sealed));
   auto opened = crypto::AeadOpen(crypto::AeadAlgorithm::kXChaCha20Poly1305, bob_key.span(), nonce,
                                  {}, *sealed);
-  if (!opened.ok()) return Fail(opened.error(), "open");
+  if (!opened.ok()) {
+    return Fail(opened.error(), "open");
+  }
   step("Bob reads", std::string(opened->span().begin(), opened->span().end()));
   (*sealed)[0] ^= 0x80;
-  auto tampered = crypto::AeadOpen(crypto::AeadAlgorithm::kXChaCha20Poly1305, bob_key.span(),
-                                   nonce, {}, *sealed);
+  auto tampered = crypto::AeadOpen(crypto::AeadAlgorithm::kXChaCha20Poly1305, bob_key.span(), nonce,
+                                   {}, *sealed);
   step("tampered copy",
        tampered.ok() ? "ACCEPTED (bug!)" : std::string(hf::ErrorName(tampered.code())));
-  if (tampered.ok()) return kExitInvalid;
+  if (tampered.ok()) {
+    return kExitInvalid;
+  }
   std::cout << "\nAll checks passed.\n";
   return 0;
 }
@@ -195,9 +222,17 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitError;
   }
-  if (*keygen) return Keygen(type);
-  if (*sign) return Sign(type, private_b64);
-  if (*verify) return Verify(type, public_b64, sig_b64);
-  if (*demo) return Demo();
+  if (*keygen) {
+    return Keygen(type);
+  }
+  if (*sign) {
+    return Sign(type, private_b64);
+  }
+  if (*verify) {
+    return Verify(type, public_b64, sig_b64);
+  }
+  if (*demo) {
+    return Demo();
+  }
   return kExitError;
 }

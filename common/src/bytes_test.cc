@@ -6,8 +6,8 @@ namespace holdfast {
 namespace {
 
 TEST(ByteReader, ReadsIntegersInBothByteOrders) {
-  const Bytes data = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c,
-                      0x0d, 0x0e, 0x0f};
+  const Bytes data = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+                      0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f};
   ByteReader r(data);
   EXPECT_EQ(*r.ReadU8(), 0x01);
   EXPECT_EQ(*r.ReadU16Be(), 0x0203);
@@ -63,8 +63,8 @@ TEST(ByteReader, PrefixedRoundTrip) {
   ASSERT_TRUE(w.WritePrefixed16(payload).ok());
   ASSERT_TRUE(w.WritePrefixed32(payload).ok());
   ByteReader r(w.view());
-  for (auto read : {&ByteReader::ReadPrefixed8, &ByteReader::ReadPrefixed16,
-                    &ByteReader::ReadPrefixed32}) {
+  for (auto read :
+       {&ByteReader::ReadPrefixed8, &ByteReader::ReadPrefixed16, &ByteReader::ReadPrefixed32}) {
     auto got = (r.*read)();
     ASSERT_TRUE(got.ok());
     EXPECT_EQ(ToBytes(*got), payload);
@@ -88,8 +88,9 @@ TEST(ByteReader, TrailingDataIsReported) {
 }
 
 TEST(Varint, RoundTripsBoundaryValues) {
-  for (uint64_t v : std::initializer_list<uint64_t>{0ULL, 1ULL, 127ULL, 128ULL, 300ULL, 16383ULL, 16384ULL, (1ULL << 32) - 1,
-                     1ULL << 32, (1ULL << 63) - 1, 1ULL << 63, UINT64_MAX}) {
+  for (uint64_t v : std::initializer_list<uint64_t>{0ULL, 1ULL, 127ULL, 128ULL, 300ULL, 16383ULL,
+                                                    16384ULL, (1ULL << 32) - 1, 1ULL << 32,
+                                                    (1ULL << 63) - 1, 1ULL << 63, UINT64_MAX}) {
     ByteWriter w;
     w.WriteVarint(v);
     ByteReader r(w.view());

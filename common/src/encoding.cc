@@ -8,10 +8,14 @@ namespace {
 
 int SodiumVariant(Base64Variant v) {
   switch (v) {
-    case Base64Variant::kStandard: return sodium_base64_VARIANT_ORIGINAL;
-    case Base64Variant::kStandardRaw: return sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
-    case Base64Variant::kUrlSafe: return sodium_base64_VARIANT_URLSAFE;
-    case Base64Variant::kUrlSafeRaw: return sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+    case Base64Variant::kStandard:
+      return sodium_base64_VARIANT_ORIGINAL;
+    case Base64Variant::kStandardRaw:
+      return sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
+    case Base64Variant::kUrlSafe:
+      return sodium_base64_VARIANT_URLSAFE;
+    case Base64Variant::kUrlSafeRaw:
+      return sodium_base64_VARIANT_URLSAFE_NO_PADDING;
   }
   return sodium_base64_VARIANT_ORIGINAL;
 }
@@ -21,7 +25,9 @@ int SodiumVariant(Base64Variant v) {
 // without branching on each character.
 bool HasNonAscii(std::string_view text) {
   uint8_t any = 0;
-  for (char c : text) any |= static_cast<uint8_t>(c);
+  for (char c : text) {
+    any |= static_cast<uint8_t>(c);
+  }
   return (any & 0x80) != 0;
 }
 
@@ -35,10 +41,16 @@ std::string HexEncode(ByteSpan bytes) {
 }
 
 Result<Bytes> HexDecode(std::string_view text) {
-  if (text.size() % 2 != 0) return Error{ErrorCode::kInvalidEncoding, "odd-length hex"};
-  if (HasNonAscii(text)) return Error{ErrorCode::kInvalidEncoding, "hex"};
+  if (text.size() % 2 != 0) {
+    return Error{ErrorCode::kInvalidEncoding, "odd-length hex"};
+  }
+  if (HasNonAscii(text)) {
+    return Error{ErrorCode::kInvalidEncoding, "hex"};
+  }
   Bytes out(text.size() / 2);
-  if (text.empty()) return out;
+  if (text.empty()) {
+    return out;
+  }
   size_t len = 0;
   const char* end = nullptr;
   if (sodium_hex2bin(out.data(), out.size(), text.data(), text.size(), nullptr, &len, &end) != 0 ||
@@ -57,10 +69,14 @@ std::string Base64Encode(ByteSpan bytes, Base64Variant variant) {
 }
 
 Result<Bytes> Base64Decode(std::string_view text, Base64Variant variant) {
-  if (HasNonAscii(text)) return Error{ErrorCode::kInvalidEncoding, "base64"};
+  if (HasNonAscii(text)) {
+    return Error{ErrorCode::kInvalidEncoding, "base64"};
+  }
   // Every 4 characters decode to at most 3 bytes.
   Bytes out(text.size() / 4 * 3 + 3);
-  if (text.empty()) return Bytes{};
+  if (text.empty()) {
+    return Bytes{};
+  }
   size_t len = 0;
   const char* end = nullptr;
   if (sodium_base642bin(out.data(), out.size(), text.data(), text.size(), nullptr, &len, &end,

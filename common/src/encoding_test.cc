@@ -21,8 +21,13 @@ TEST(Hex, DecodeRoundTripAndRejects) {
 // RFC 4648 section 10 test vectors.
 TEST(Base64, Rfc4648Vectors) {
   const std::pair<const char*, const char*> cases[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+      {"", ""},
+      {"f", "Zg=="},
+      {"fo", "Zm8="},
+      {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="},
+      {"fooba", "Zm9vYmE="},
+      {"foobar", "Zm9vYmFy"},
   };
   for (const auto& [plain, encoded] : cases) {
     EXPECT_EQ(Base64Encode(AsBytes(plain)), encoded);
@@ -59,14 +64,19 @@ TEST(Base64, RejectsBytesAboveAscii) {
   // Found by fuzz_encoding: libsodium 1.0.18 decodes 0xde as '/' because it reads a signed char.
   for (auto v : {Base64Variant::kStandard, Base64Variant::kStandardRaw, Base64Variant::kUrlSafe,
                  Base64Variant::kUrlSafeRaw}) {
-    EXPECT_EQ(Base64Decode("00a\xde" "bF0", v).code(), ErrorCode::kInvalidEncoding);
+    EXPECT_EQ(Base64Decode("00a\xde"
+                           "bF0",
+                           v)
+                  .code(),
+              ErrorCode::kInvalidEncoding);
     for (int c = 0x80; c <= 0xff; ++c) {
       const std::string text = std::string("Zm9") + static_cast<char>(c);
       EXPECT_EQ(Base64Decode(text, v).code(), ErrorCode::kInvalidEncoding) << c;
     }
   }
   for (int c = 0x80; c <= 0xff; ++c) {
-    EXPECT_EQ(HexDecode(std::string("a") + static_cast<char>(c)).code(), ErrorCode::kInvalidEncoding);
+    EXPECT_EQ(HexDecode(std::string("a") + static_cast<char>(c)).code(),
+              ErrorCode::kInvalidEncoding);
   }
 }
 

@@ -9,40 +9,68 @@ namespace holdfast {
 
 std::string_view ErrorName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kTruncated: return "truncated";
-    case ErrorCode::kTrailingData: return "trailing_data";
-    case ErrorCode::kMalformed: return "malformed";
-    case ErrorCode::kOversized: return "oversized";
-    case ErrorCode::kInvalidEncoding: return "invalid_encoding";
-    case ErrorCode::kInvalidArgument: return "invalid_argument";
-    case ErrorCode::kUnsupportedVersion: return "unsupported_version";
-    case ErrorCode::kAuthenticationFailed: return "authentication_failed";
-    case ErrorCode::kInvalidKey: return "invalid_key";
-    case ErrorCode::kWeakKey: return "weak_key";
-    case ErrorCode::kCryptoFailure: return "crypto_failure";
-    case ErrorCode::kNotFound: return "not_found";
-    case ErrorCode::kAlreadyExists: return "already_exists";
-    case ErrorCode::kStorageFailure: return "storage_failure";
+    case ErrorCode::kTruncated:
+      return "truncated";
+    case ErrorCode::kTrailingData:
+      return "trailing_data";
+    case ErrorCode::kMalformed:
+      return "malformed";
+    case ErrorCode::kOversized:
+      return "oversized";
+    case ErrorCode::kInvalidEncoding:
+      return "invalid_encoding";
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kUnsupportedVersion:
+      return "unsupported_version";
+    case ErrorCode::kAuthenticationFailed:
+      return "authentication_failed";
+    case ErrorCode::kInvalidKey:
+      return "invalid_key";
+    case ErrorCode::kWeakKey:
+      return "weak_key";
+    case ErrorCode::kCryptoFailure:
+      return "crypto_failure";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kAlreadyExists:
+      return "already_exists";
+    case ErrorCode::kStorageFailure:
+      return "storage_failure";
   }
   return "unknown";
 }
 
 std::string_view ErrorMessage(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kTruncated: return "input ended before a complete value";
-    case ErrorCode::kTrailingData: return "unexpected bytes after a complete value";
-    case ErrorCode::kMalformed: return "input does not follow the expected format";
-    case ErrorCode::kOversized: return "input exceeds a size limit";
-    case ErrorCode::kInvalidEncoding: return "invalid hex or base64 text";
-    case ErrorCode::kInvalidArgument: return "argument outside the allowed range";
-    case ErrorCode::kUnsupportedVersion: return "unsupported format version";
-    case ErrorCode::kAuthenticationFailed: return "authentication failed";
-    case ErrorCode::kInvalidKey: return "invalid key";
-    case ErrorCode::kWeakKey: return "key agreement produced a degenerate secret";
-    case ErrorCode::kCryptoFailure: return "cryptographic library failure";
-    case ErrorCode::kNotFound: return "not found";
-    case ErrorCode::kAlreadyExists: return "already exists";
-    case ErrorCode::kStorageFailure: return "storage failure";
+    case ErrorCode::kTruncated:
+      return "input ended before a complete value";
+    case ErrorCode::kTrailingData:
+      return "unexpected bytes after a complete value";
+    case ErrorCode::kMalformed:
+      return "input does not follow the expected format";
+    case ErrorCode::kOversized:
+      return "input exceeds a size limit";
+    case ErrorCode::kInvalidEncoding:
+      return "invalid hex or base64 text";
+    case ErrorCode::kInvalidArgument:
+      return "argument outside the allowed range";
+    case ErrorCode::kUnsupportedVersion:
+      return "unsupported format version";
+    case ErrorCode::kAuthenticationFailed:
+      return "authentication failed";
+    case ErrorCode::kInvalidKey:
+      return "invalid key";
+    case ErrorCode::kWeakKey:
+      return "key agreement produced a degenerate secret";
+    case ErrorCode::kCryptoFailure:
+      return "cryptographic library failure";
+    case ErrorCode::kNotFound:
+      return "not found";
+    case ErrorCode::kAlreadyExists:
+      return "already exists";
+    case ErrorCode::kStorageFailure:
+      return "storage failure";
   }
   return "unknown error";
 }

@@ -10,7 +10,9 @@ namespace holdfast {
 namespace {
 
 Result<int> Half(int v) {
-  if (v % 2 != 0) return Error{ErrorCode::kInvalidArgument, "odd"};
+  if (v % 2 != 0) {
+    return Error{ErrorCode::kInvalidArgument, "odd"};
+  }
   return v / 2;
 }
 
@@ -49,10 +51,12 @@ TEST(ResultDeathTest, ValueOfFailureAborts) {
 
 TEST(Error, NamesAndMessagesAreStableAndDistinct) {
   const ErrorCode all[] = {
-      ErrorCode::kTruncated,          ErrorCode::kTrailingData,   ErrorCode::kMalformed,
-      ErrorCode::kOversized,          ErrorCode::kInvalidEncoding, ErrorCode::kInvalidArgument,
-      ErrorCode::kUnsupportedVersion, ErrorCode::kAuthenticationFailed, ErrorCode::kInvalidKey,
-      ErrorCode::kWeakKey,            ErrorCode::kCryptoFailure,  ErrorCode::kNotFound,
+      ErrorCode::kTruncated,          ErrorCode::kTrailingData,
+      ErrorCode::kMalformed,          ErrorCode::kOversized,
+      ErrorCode::kInvalidEncoding,    ErrorCode::kInvalidArgument,
+      ErrorCode::kUnsupportedVersion, ErrorCode::kAuthenticationFailed,
+      ErrorCode::kInvalidKey,         ErrorCode::kWeakKey,
+      ErrorCode::kCryptoFailure,      ErrorCode::kNotFound,
       ErrorCode::kAlreadyExists,      ErrorCode::kStorageFailure,
   };
   std::set<std::string_view> names;

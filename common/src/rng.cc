@@ -28,12 +28,16 @@ uint64_t Rng::Uniform(uint64_t bound) {
   for (;;) {
     uint64_t v = 0;
     Fill({reinterpret_cast<uint8_t*>(&v), sizeof(v)});
-    if (v < limit) return v % bound;
+    if (v < limit) {
+      return v % bound;
+    }
   }
 }
 
 DeterministicRng::DeterministicRng(uint64_t seed) {
-  for (auto& word : s_) word = SplitMix64(seed);
+  for (auto& word : s_) {
+    word = SplitMix64(seed);
+  }
 }
 
 uint64_t DeterministicRng::Next() {

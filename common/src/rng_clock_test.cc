@@ -26,7 +26,9 @@ TEST(Rng, UniformStaysInRangeAndCoversIt) {
     ASSERT_LT(v, 7u);
     ++seen[v];
   }
-  for (int count : seen) EXPECT_GT(count, 800);
+  for (int count : seen) {
+    EXPECT_GT(count, 800);
+  }
 }
 
 TEST(ManualClock, MovesOnlyWhenTold) {

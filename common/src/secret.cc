@@ -11,12 +11,18 @@
 namespace holdfast {
 
 void SecureWipe(MutableByteSpan bytes) {
-  if (!bytes.empty()) sodium_memzero(bytes.data(), bytes.size());
+  if (!bytes.empty()) {
+    sodium_memzero(bytes.data(), bytes.size());
+  }
 }
 
 bool ConstantTimeEquals(ByteSpan a, ByteSpan b) {
-  if (a.size() != b.size()) return false;
-  if (a.empty()) return true;
+  if (a.size() != b.size()) {
+    return false;
+  }
+  if (a.empty()) {
+    return true;
+  }
   return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
@@ -41,7 +47,9 @@ SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
 
 SecretBytes SecretBytes::Copy(ByteSpan bytes) {
   SecretBytes s(bytes.size());
-  if (!bytes.empty()) std::memcpy(s.data(), bytes.data(), bytes.size());
+  if (!bytes.empty()) {
+    std::memcpy(s.data(), bytes.data(), bytes.size());
+  }
   return s;
 }
 

@@ -15,7 +15,8 @@ using testing::KatBlock;
 void CheckVectors(AeadAlgorithm alg, const char* file, const char* nonce_key) {
   ForEachKat(file, [&](const KatBlock& t) {
     const Bytes key = t.GetBytes("Key"), nonce = t.GetBytes(nonce_key), aad = t.GetBytes("AAD");
-    const Bytes pt = t.GetBytes("Plaintext"), ct = t.GetBytes("Ciphertext"), tag = t.GetBytes("Tag");
+    const Bytes pt = t.GetBytes("Plaintext"), ct = t.GetBytes("Ciphertext"),
+                tag = t.GetBytes("Tag");
     Bytes sealed = ct;
     sealed.insert(sealed.end(), tag.begin(), tag.end());
     auto got = AeadSeal(alg, key, nonce, aad, pt);

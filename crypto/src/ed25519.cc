@@ -24,7 +24,9 @@ Ed25519PrivateKey Ed25519PrivateKey::Generate(Rng& rng) {
 }
 
 Result<Ed25519PrivateKey> Ed25519PrivateKey::FromSeed(ByteSpan seed) {
-  if (seed.size() != kEd25519SeedBytes) return Error{ErrorCode::kInvalidKey, "ed25519 seed length"};
+  if (seed.size() != kEd25519SeedBytes) {
+    return Error{ErrorCode::kInvalidKey, "ed25519 seed length"};
+  }
   internal::EnsureSodium();
   Secret<64> expanded;
   std::array<uint8_t, kEd25519PublicKeyBytes> pk;
@@ -51,7 +53,9 @@ Ed25519Signature Ed25519PrivateKey::Sign(ByteSpan message) const {
 }
 
 Result<void> Ed25519Verify(const Ed25519PublicKey& key, ByteSpan message, ByteSpan signature) {
-  if (signature.size() != kEd25519SignatureBytes) return ErrorCode::kAuthenticationFailed;
+  if (signature.size() != kEd25519SignatureBytes) {
+    return ErrorCode::kAuthenticationFailed;
+  }
   internal::EnsureSodium();
   if (crypto_sign_ed25519_verify_detached(signature.data(), message.data(), message.size(),
                                           key.bytes().data()) != 0) {

@@ -10,12 +10,16 @@ constexpr uint64_t kMask51 = (uint64_t{1} << 51) - 1;
 
 uint64_t Load64Le(const uint8_t* p) {
   uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  for (int i = 7; i >= 0; --i) {
+    v = (v << 8) | p[i];
+  }
   return v;
 }
 
 void Store64Le(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+  for (int i = 0; i < 8; ++i) {
+    p[i] = static_cast<uint8_t>(v >> (8 * i));
+  }
 }
 
 // Carry propagates so that every limb is below 2^51 (limb 0 may be slightly above after
@@ -40,7 +44,9 @@ FieldElement Carry(std::array<u128, 5> t) {
 }
 
 FieldElement SquareTimes(FieldElement a, int n) {
-  for (int i = 0; i < n; ++i) a = FeSquare(a);
+  for (int i = 0; i < n; ++i) {
+    a = FeSquare(a);
+  }
   return a;
 }
 
@@ -92,7 +98,9 @@ bool FeIsCanonical(std::span<const uint8_t, kFieldBytes> in) {
   // when the input was already below p and had bit 255 clear.
   const auto canonical = FeToBytes(FeFromBytes(in));
   uint8_t diff = 0;
-  for (size_t i = 0; i < kFieldBytes; ++i) diff |= static_cast<uint8_t>(canonical[i] ^ in[i]);
+  for (size_t i = 0; i < kFieldBytes; ++i) {
+    diff |= static_cast<uint8_t>(canonical[i] ^ in[i]);
+  }
   return diff == 0;
 }
 
@@ -142,7 +150,7 @@ FieldElement FeInvert(const FieldElement& z) {
   const FieldElement z9 = FeMul(SquareTimes(z2, 2), z);
   const FieldElement z11 = FeMul(z9, z2);
   const FieldElement z_5_0 = FeMul(FeSquare(z11), z9);              // z^(2^5 - 1)
-  const FieldElement z_10_0 = FeMul(SquareTimes(z_5_0, 5), z_5_0);   // z^(2^10 - 1)
+  const FieldElement z_10_0 = FeMul(SquareTimes(z_5_0, 5), z_5_0);  // z^(2^10 - 1)
   const FieldElement z_20_0 = FeMul(SquareTimes(z_10_0, 10), z_10_0);
   const FieldElement z_40_0 = FeMul(SquareTimes(z_20_0, 20), z_20_0);
   const FieldElement z_50_0 = FeMul(SquareTimes(z_40_0, 10), z_10_0);

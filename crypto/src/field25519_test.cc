@@ -34,7 +34,9 @@ class FieldOracle {
   Bn FromLe(const Bytes32& b, bool drop_top_bit = true) const {
     Bytes32 be;
     std::reverse_copy(b.begin(), b.end(), be.begin());
-    if (drop_top_bit) be[0] &= 0x7f;
+    if (drop_top_bit) {
+      be[0] &= 0x7f;
+    }
     return Bn(BN_bin2bn(be.data(), 32, nullptr));
   }
   Bytes32 ToLe(const BIGNUM* v) const {
@@ -159,10 +161,22 @@ TEST(Field25519, ChainedOperationsStayInBounds) {
   Bytes32 ox = o.Reduce(xb), oy = o.Reduce(yb);
   for (int i = 0; i < 2000; ++i) {
     switch (i % 4) {
-      case 0: x = FeAdd(x, y); ox = o.Add(ox, oy); break;
-      case 1: y = FeSub(y, x); oy = o.Sub(oy, ox); break;
-      case 2: x = FeMul(x, y); ox = o.Mul(ox, oy); break;
-      default: y = FeSquare(FeAdd(y, y)); oy = o.Mul(o.Add(oy, oy), o.Add(oy, oy)); break;
+      case 0:
+        x = FeAdd(x, y);
+        ox = o.Add(ox, oy);
+        break;
+      case 1:
+        y = FeSub(y, x);
+        oy = o.Sub(oy, ox);
+        break;
+      case 2:
+        x = FeMul(x, y);
+        ox = o.Mul(ox, oy);
+        break;
+      default:
+        y = FeSquare(FeAdd(y, y));
+        oy = o.Mul(o.Add(oy, oy), o.Add(oy, oy));
+        break;
     }
     ASSERT_EQ(Enc(x), ox) << i;
     ASSERT_EQ(Enc(y), oy) << i;
@@ -175,9 +189,12 @@ TEST(Field25519, InvertMatchesBignumAndIsAnInverse) {
     const FieldElement inv = FeInvert(Dec(x));
     EXPECT_EQ(Enc(inv), o.Inv(x)) << HexEncode(x);
     const Bytes32 reduced = o.Reduce(x);
-    const bool is_zero = std::all_of(reduced.begin(), reduced.end(), [](uint8_t b) { return b == 0; });
+    const bool is_zero =
+        std::all_of(reduced.begin(), reduced.end(), [](uint8_t b) { return b == 0; });
     Bytes32 want{};
-    if (!is_zero) want[0] = 1;
+    if (!is_zero) {
+      want[0] = 1;
+    }
     EXPECT_EQ(Enc(FeMul(Dec(x), inv)), want) << HexEncode(x);
   }
 }

@@ -36,15 +36,19 @@ struct MacCtxDeleter {
 EVP_MAC_CTX* ThreadHmacSha256() {
   static EVP_MAC* mac = [] {
     EVP_MAC* m = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-    if (m == nullptr) FatalLibraryError("HMAC fetch");
+    if (m == nullptr) {
+      FatalLibraryError("HMAC fetch");
+    }
     return m;
   }();
   thread_local std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx = [] {
     EVP_MAC_CTX* c = EVP_MAC_CTX_new(mac);
     char digest[] = "SHA2-256";
-    const OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END};
-    if (c == nullptr || EVP_MAC_CTX_set_params(c, params) != 1) FatalLibraryError("HMAC ctx");
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                                 OSSL_PARAM_END};
+    if (c == nullptr || EVP_MAC_CTX_set_params(c, params) != 1) {
+      FatalLibraryError("HMAC ctx");
+    }
     return std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter>(c);
   }();
   return ctx.get();
@@ -63,11 +67,15 @@ struct KdfCtxDeleter {
 EVP_KDF_CTX* ThreadHkdf() {
   static EVP_KDF* kdf = [] {
     EVP_KDF* k = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-    if (k == nullptr) FatalLibraryError("HKDF fetch");
+    if (k == nullptr) {
+      FatalLibraryError("HKDF fetch");
+    }
     return k;
   }();
   thread_local std::unique_ptr<EVP_KDF_CTX, KdfCtxDeleter> ctx(EVP_KDF_CTX_new(kdf));
-  if (!ctx) FatalLibraryError("HKDF ctx");
+  if (!ctx) {
+    FatalLibraryError("HKDF ctx");
+  }
   EVP_KDF_CTX_reset(ctx.get());
   return ctx.get();
 }
@@ -84,12 +92,12 @@ Result<void> RunHkdf(int mode, ByteSpan key, ByteSpan salt, ByteSpan info, Mutab
   *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(NonNull(key)),
                                            key.size());
   if (!salt.empty()) {
-    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-                                             const_cast<uint8_t*>(salt.data()), salt.size());
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<uint8_t*>(salt.data()),
+                                             salt.size());
   }
   if (!info.empty()) {
-    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-                                             const_cast<uint8_t*>(info.data()), info.size());
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<uint8_t*>(info.data()),
+                                             info.size());
   }
   *p = OSSL_PARAM_construct_end();
   EVP_KDF_CTX* ctx = ThreadHkdf();
@@ -114,7 +122,9 @@ Sha512Digest Sha512(ByteSpan data) {
 template <size_t DigestBytes>
 Hasher<DigestBytes>::Hasher() : ctx_(EVP_MD_CTX_new()) {
   const EVP_MD* md = DigestBytes == kSha256Bytes ? internal::Sha256Md() : internal::Sha512Md();
-  if (ctx_ == nullptr || EVP_DigestInit_ex2(ctx_, md, nullptr) != 1) FatalLibraryError("hasher");
+  if (ctx_ == nullptr || EVP_DigestInit_ex2(ctx_, md, nullptr) != 1) {
+    FatalLibraryError("hasher");
+  }
 }
 
 template <size_t DigestBytes>
@@ -124,7 +134,9 @@ Hasher<DigestBytes>::~Hasher() {
 
 template <size_t DigestBytes>
 Hasher<DigestBytes>& Hasher<DigestBytes>::Update(ByteSpan data) {
-  if (EVP_DigestUpdate(ctx_, data.data(), data.size()) != 1) FatalLibraryError("hasher update");
+  if (EVP_DigestUpdate(ctx_, data.data(), data.size()) != 1) {
+    FatalLibraryError("hasher update");
+  }
   return *this;
 }
 
@@ -155,7 +167,9 @@ Secret<kHmacSha256Bytes> HmacSha256(ByteSpan key, ByteSpan data) {
 }
 
 Result<void> VerifyHmacSha256(ByteSpan key, ByteSpan data, ByteSpan tag) {
-  if (tag.empty() || tag.size() > kHmacSha256Bytes) return ErrorCode::kAuthenticationFailed;
+  if (tag.empty() || tag.size() > kHmacSha256Bytes) {
+    return ErrorCode::kAuthenticationFailed;
+  }
   const auto mac = HmacSha256(key, data);
   if (!ConstantTimeEquals(mac.span().first(tag.size()), tag)) {
     return ErrorCode::kAuthenticationFailed;
@@ -173,7 +187,9 @@ Secret<kSha256Bytes> HkdfSha256Extract(ByteSpan salt, ByteSpan ikm) {
 }
 
 Result<void> HkdfSha256Expand(ByteSpan prk, ByteSpan info, MutableByteSpan out) {
-  if (prk.size() < kSha256Bytes) return Error{ErrorCode::kInvalidArgument, "prk length"};
+  if (prk.size() < kSha256Bytes) {
+    return Error{ErrorCode::kInvalidArgument, "prk length"};
+  }
   return RunHkdf(EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, {}, info, out);
 }
 

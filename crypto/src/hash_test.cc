@@ -20,7 +20,9 @@ TEST(Sha, FipsVectors) {
     if (alg == "\"sha256\"") {
       EXPECT_EQ(HexEncode(Sha256(msg)), HexEncode(want));
       Sha256Hasher h;
-      for (uint8_t b : msg) h.Update(ByteSpan(&b, 1));
+      for (uint8_t b : msg) {
+        h.Update(ByteSpan(&b, 1));
+      }
       EXPECT_EQ(HexEncode(h.Finish()), HexEncode(want));
     } else if (alg == "\"sha512\"") {
       EXPECT_EQ(HexEncode(Sha512(msg)), HexEncode(want));

@@ -12,7 +12,9 @@ namespace {
 
 template <typename T>
 T* FetchOrDie(T* fetched, const char* name) {
-  if (fetched == nullptr) FatalLibraryError(name);
+  if (fetched == nullptr) {
+    FatalLibraryError(name);
+  }
   return fetched;
 }
 
@@ -32,7 +34,9 @@ void FatalLibraryError(const char* what) {
 
 void EnsureSodium() {
   static const bool kReady = [] {
-    if (sodium_init() < 0) FatalLibraryError("sodium_init");
+    if (sodium_init() < 0) {
+      FatalLibraryError("sodium_init");
+    }
     return true;
   }();
   (void)kReady;

@@ -9,7 +9,9 @@ namespace holdfast::crypto {
 Result<SecretBytes> Argon2id(ByteSpan passphrase, ByteSpan salt, const Argon2idParams& params,
                              size_t out_len) {
   static_assert(kArgon2idSaltBytes == crypto_pwhash_SALTBYTES);
-  if (salt.size() != kArgon2idSaltBytes) return Error{ErrorCode::kInvalidArgument, "salt length"};
+  if (salt.size() != kArgon2idSaltBytes) {
+    return Error{ErrorCode::kInvalidArgument, "salt length"};
+  }
   if (out_len < crypto_pwhash_BYTES_MIN || out_len > 4096) {
     return Error{ErrorCode::kInvalidArgument, "output length"};
   }
@@ -19,7 +21,9 @@ Result<SecretBytes> Argon2id(ByteSpan passphrase, ByteSpan salt, const Argon2idP
       params.mem_limit_bytes > crypto_pwhash_argon2id_MEMLIMIT_MAX) {
     return Error{ErrorCode::kInvalidArgument, "argon2id cost"};
   }
-  if (passphrase.size() > crypto_pwhash_PASSWD_MAX) return ErrorCode::kOversized;
+  if (passphrase.size() > crypto_pwhash_PASSWD_MAX) {
+    return ErrorCode::kOversized;
+  }
   internal::EnsureSodium();
   SecretBytes out(out_len);
   // libsodium takes a char pointer; a passphrase may hold any bytes, including NUL.

@@ -9,7 +9,9 @@ namespace holdfast::crypto {
 SystemRng::SystemRng() { internal::EnsureSodium(); }
 
 void SystemRng::Fill(MutableByteSpan out) {
-  if (!out.empty()) randombytes_buf(out.data(), out.size());
+  if (!out.empty()) {
+    randombytes_buf(out.data(), out.size());
+  }
 }
 
 }  // namespace holdfast::crypto

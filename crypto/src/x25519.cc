@@ -25,7 +25,9 @@ Result<X25519PublicKey> X25519PublicKey::Parse(ByteSpan serialized) {
 }
 
 Result<X25519PublicKey> X25519PublicKey::FromRaw(ByteSpan raw) {
-  if (raw.size() != kX25519KeyBytes) return Error{ErrorCode::kInvalidKey, "x25519 key length"};
+  if (raw.size() != kX25519KeyBytes) {
+    return Error{ErrorCode::kInvalidKey, "x25519 key length"};
+  }
   std::array<uint8_t, kX25519KeyBytes> u;
   std::copy(raw.begin(), raw.end(), u.begin());
   return X25519PublicKey(u);
@@ -47,7 +49,9 @@ X25519PrivateKey X25519PrivateKey::Generate(Rng& rng) {
 
 Result<X25519PrivateKey> X25519PrivateKey::FromBytes(ByteSpan scalar) {
   auto k = Secret<kX25519KeyBytes>::FromSpan(scalar);
-  if (!k.ok()) return Error{ErrorCode::kInvalidKey, "x25519 private key length"};
+  if (!k.ok()) {
+    return Error{ErrorCode::kInvalidKey, "x25519 private key length"};
+  }
   Clamp(k->mutable_span());
   return X25519PrivateKey(std::move(*k));
 }
@@ -72,7 +76,7 @@ X25519KeyPair X25519KeyPair::FromPrivate(X25519PrivateKey key) {
 }
 
 Result<Secret<kX25519SharedBytes>> X25519Agree(const X25519PrivateKey& ours,
-                                                const X25519PublicKey& theirs) {
+                                               const X25519PublicKey& theirs) {
   internal::EnsureSodium();
   Secret<kX25519SharedBytes> shared;
   // libsodium returns -1 for small-order peer points, whose result would be all zeros.

@@ -36,7 +36,8 @@ TEST(X25519, Rfc7748IteratedVectors) {
 
 TEST(X25519, Rfc7748DiffieHellman) {
   ForEachKat("crypto/testdata/x25519_dh.txt", [](const KatBlock& t) {
-    auto alice = X25519KeyPair::FromPrivate(*X25519PrivateKey::FromBytes(t.GetBytes("AlicePrivate")));
+    auto alice =
+        X25519KeyPair::FromPrivate(*X25519PrivateKey::FromBytes(t.GetBytes("AlicePrivate")));
     auto bob = X25519KeyPair::FromPrivate(*X25519PrivateKey::FromBytes(t.GetBytes("BobPrivate")));
     EXPECT_EQ(HexEncode(alice.public_key.raw()), HexEncode(t.GetBytes("AlicePublic")));
     EXPECT_EQ(HexEncode(bob.public_key.raw()), HexEncode(t.GetBytes("BobPublic")));
@@ -95,7 +96,8 @@ TEST(X25519Agree, RandomPairsAgree) {
   for (int i = 0; i < 50; ++i) {
     auto a = X25519KeyPair::Generate(rng);
     auto b = X25519KeyPair::Generate(rng);
-    EXPECT_TRUE(X25519Agree(a.private_key, b.public_key)->Equals(*X25519Agree(b.private_key, a.public_key)));
+    EXPECT_TRUE(X25519Agree(a.private_key, b.public_key)
+                    ->Equals(*X25519Agree(b.private_key, a.public_key)));
   }
 }
 

@@ -91,9 +91,13 @@ Result<XEdDsaSignature> XEdDsaSign(const X25519PrivateKey& key, ByteSpan message
 }
 
 Result<void> XEdDsaVerify(const X25519PublicKey& key, ByteSpan message, ByteSpan signature) {
-  if (signature.size() != kXEdDsaSignatureBytes) return ErrorCode::kAuthenticationFailed;
+  if (signature.size() != kXEdDsaSignatureBytes) {
+    return ErrorCode::kAuthenticationFailed;
+  }
   const std::span<const uint8_t, internal::kFieldBytes> u(key.raw());
-  if (!internal::FeIsCanonical(u)) return ErrorCode::kAuthenticationFailed;
+  if (!internal::FeIsCanonical(u)) {
+    return ErrorCode::kAuthenticationFailed;
+  }
 
   // A = the Edwards point for u, with the sign bit the signature carries (0 for signatures
   // made as the specification says).

@@ -21,7 +21,9 @@ Fixture Make(uint64_t seed, size_t message_len) {
   Bytes msg(message_len);
   rng.Fill(msg);
   auto sig = XEdDsaSign(pair.private_key, msg, rng);
-  if (!sig.ok()) ADD_FAILURE() << "sign failed";
+  if (!sig.ok()) {
+    ADD_FAILURE() << "sign failed";
+  }
   return Fixture{std::move(pair), msg, sig.ok() ? *sig : XEdDsaSignature{}};
 }
 

@@ -11,8 +11,12 @@ namespace holdfast::testing {
 namespace {
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
   return s;
 }
 
@@ -86,7 +90,9 @@ size_t ForEachKat(std::string_view relative, const std::function<void(const KatB
       continue;
     }
     if (t.front() == '#') {
-      if (block.empty()) block = KatBlock(name, line_no + 1);
+      if (block.empty()) {
+        block = KatBlock(name, line_no + 1);
+      }
       continue;
     }
     const size_t eq = t.find('=');

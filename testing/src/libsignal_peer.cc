@@ -74,15 +74,21 @@ int Crypt(bool encrypt, signal_buffer** out, int cipher, const uint8_t* key, siz
   const ByteSpan k(key, key_len), v(iv, iv_len), input(in, in_len);
   if (cipher == SG_CIPHER_AES_CTR_NOPADDING) {
     Bytes result(in_len);
-    if (!crypto::Aes256Ctr(k, v, input, result).ok()) return SG_ERR_UNKNOWN;
+    if (!crypto::Aes256Ctr(k, v, input, result).ok()) {
+      return SG_ERR_UNKNOWN;
+    }
     *out = signal_buffer_create(result.data(), result.size());
   } else if (cipher == SG_CIPHER_AES_CBC_PKCS5 && encrypt) {
     auto result = crypto::Aes256CbcEncrypt(k, v, input);
-    if (!result.ok()) return SG_ERR_UNKNOWN;
+    if (!result.ok()) {
+      return SG_ERR_UNKNOWN;
+    }
     *out = signal_buffer_create(result->data(), result->size());
   } else if (cipher == SG_CIPHER_AES_CBC_PKCS5) {
     auto result = crypto::Aes256CbcDecrypt(k, v, input);
-    if (!result.ok()) return SG_ERR_UNKNOWN;
+    if (!result.ok()) {
+      return SG_ERR_UNKNOWN;
+    }
     *out = signal_buffer_create(result->data(), result->size());
   } else {
     return SG_ERR_UNKNOWN;
@@ -102,13 +108,17 @@ int DecryptFunc(signal_buffer** out, int cipher, const uint8_t* key, size_t key_
 
 ec_private_key* DecodePrivate(signal_context* ctx, const std::array<uint8_t, 32>& k) {
   ec_private_key* key = nullptr;
-  if (curve_decode_private_point(&key, k.data(), k.size(), ctx) != 0) Die("decode private");
+  if (curve_decode_private_point(&key, k.data(), k.size(), ctx) != 0) {
+    Die("decode private");
+  }
   return key;
 }
 
 std::array<uint8_t, 32> RawPublic(const ec_public_key* pub) {
   signal_buffer* buf = nullptr;
-  if (ec_public_key_serialize(&buf, pub) != 0 || signal_buffer_len(buf) != 33) Die("serialize");
+  if (ec_public_key_serialize(&buf, pub) != 0 || signal_buffer_len(buf) != 33) {
+    Die("serialize");
+  }
   std::array<uint8_t, 32> out;
   std::memcpy(out.data(), signal_buffer_data(buf) + 1, 32);
   signal_buffer_free(buf);
@@ -118,7 +128,9 @@ std::array<uint8_t, 32> RawPublic(const ec_public_key* pub) {
 }  // namespace
 
 LibsignalPeer::LibsignalPeer() {
-  if (signal_context_create(&ctx_, nullptr) != 0) Die("context");
+  if (signal_context_create(&ctx_, nullptr) != 0) {
+    Die("context");
+  }
   signal_crypto_provider provider = {};
   provider.random_func = RandomFunc;
   provider.hmac_sha256_init_func = HmacInit;
@@ -131,14 +143,18 @@ LibsignalPeer::LibsignalPeer() {
   provider.sha512_digest_cleanup_func = ShaCleanup;
   provider.encrypt_func = EncryptFunc;
   provider.decrypt_func = DecryptFunc;
-  if (signal_context_set_crypto_provider(ctx_, &provider) != 0) Die("provider");
+  if (signal_context_set_crypto_provider(ctx_, &provider) != 0) {
+    Die("provider");
+  }
 }
 
 LibsignalPeer::~LibsignalPeer() { signal_context_destroy(ctx_); }
 
 PeerKeyPair LibsignalPeer::GenerateKeyPair() {
   ec_key_pair* pair = nullptr;
-  if (curve_generate_key_pair(ctx_, &pair) != 0) Die("generate");
+  if (curve_generate_key_pair(ctx_, &pair) != 0) {
+    Die("generate");
+  }
   PeerKeyPair out;
   signal_buffer* priv = nullptr;
   if (ec_private_key_serialize(&priv, ec_key_pair_get_private(pair)) != 0 ||
@@ -155,7 +171,9 @@ PeerKeyPair LibsignalPeer::GenerateKeyPair() {
 std::array<uint8_t, 32> LibsignalPeer::PublicKeyFor(const std::array<uint8_t, 32>& private_key) {
   ec_private_key* priv = DecodePrivate(ctx_, private_key);
   ec_public_key* pub = nullptr;
-  if (curve_generate_public_key(&pub, priv) != 0) Die("public key");
+  if (curve_generate_public_key(&pub, priv) != 0) {
+    Die("public key");
+  }
   auto out = RawPublic(pub);
   SIGNAL_UNREF(pub);
   SIGNAL_UNREF(priv);
@@ -180,9 +198,11 @@ bool LibsignalPeer::Verify(const std::array<uint8_t, 32>& public_key, ByteSpan m
   serialized[0] = 0x05;
   std::memcpy(serialized + 1, public_key.data(), 32);
   ec_public_key* pub = nullptr;
-  if (curve_decode_point(&pub, serialized, sizeof(serialized), ctx_) != 0) Die("decode public");
-  const int rc =
-      curve_verify_signature(pub, message.data(), message.size(), signature.data(), signature.size());
+  if (curve_decode_point(&pub, serialized, sizeof(serialized), ctx_) != 0) {
+    Die("decode public");
+  }
+  const int rc = curve_verify_signature(pub, message.data(), message.size(), signature.data(),
+                                        signature.size());
   SIGNAL_UNREF(pub);
   return rc == 1;
 }

@@ -59,7 +59,9 @@ class ByteReader {
   template <size_t N>
   Result<std::array<uint8_t, N>> ReadArray() {
     auto bytes = ReadBytes(N);
-    if (!bytes.ok()) return bytes.error();
+    if (!bytes.ok()) {
+      return bytes.error();
+    }
     std::array<uint8_t, N> out;
     std::copy(bytes->begin(), bytes->end(), out.begin());
     return out;

@@ -15,10 +15,10 @@
 namespace holdfast {
 
 enum class Base64Variant {
-  kStandard,      // RFC 4648 section 4, with '=' padding
-  kStandardRaw,   // RFC 4648 section 4, no padding
-  kUrlSafe,       // RFC 4648 section 5, with '=' padding
-  kUrlSafeRaw,    // RFC 4648 section 5, no padding
+  kStandard,     // RFC 4648 section 4, with '=' padding
+  kStandardRaw,  // RFC 4648 section 4, no padding
+  kUrlSafe,      // RFC 4648 section 5, with '=' padding
+  kUrlSafeRaw,   // RFC 4648 section 5, no padding
 };
 
 // HexEncode returns lower-case hex.

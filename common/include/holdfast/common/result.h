@@ -25,24 +25,30 @@ class [[nodiscard]] Result {
  public:
   static_assert(!std::is_same_v<T, Error>, "Result<Error> is ambiguous");
 
-  Result(const T& value) : state_(value) {}                   // NOLINT(google-explicit-constructor)
-  Result(T&& value) : state_(std::move(value)) {}             // NOLINT(google-explicit-constructor)
-  Result(Error error) : state_(error) {}                      // NOLINT(google-explicit-constructor)
-  Result(ErrorCode code) : state_(Error{code}) {}             // NOLINT(google-explicit-constructor)
+  Result(const T& value) : state_(value) {}        // NOLINT(google-explicit-constructor)
+  Result(T&& value) : state_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error) : state_(error) {}           // NOLINT(google-explicit-constructor)
+  Result(ErrorCode code) : state_(Error{code}) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(state_); }
   explicit operator bool() const { return ok(); }
 
   const T& value() const& {
-    if (!ok()) internal::ResultAccessAbort("value() of a failed Result");
+    if (!ok()) {
+      internal::ResultAccessAbort("value() of a failed Result");
+    }
     return std::get<T>(state_);
   }
   T& value() & {
-    if (!ok()) internal::ResultAccessAbort("value() of a failed Result");
+    if (!ok()) {
+      internal::ResultAccessAbort("value() of a failed Result");
+    }
     return std::get<T>(state_);
   }
   T&& value() && {
-    if (!ok()) internal::ResultAccessAbort("value() of a failed Result");
+    if (!ok()) {
+      internal::ResultAccessAbort("value() of a failed Result");
+    }
     return std::get<T>(std::move(state_));
   }
   const T& operator*() const& { return value(); }
@@ -52,7 +58,9 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
 
   const Error& error() const {
-    if (ok()) internal::ResultAccessAbort("error() of a successful Result");
+    if (ok()) {
+      internal::ResultAccessAbort("error() of a successful Result");
+    }
     return std::get<Error>(state_);
   }
   ErrorCode code() const { return error().code; }
@@ -72,7 +80,9 @@ class [[nodiscard]] Result<void> {
   bool ok() const { return !error_.has_value(); }
   explicit operator bool() const { return ok(); }
   const Error& error() const {
-    if (ok()) internal::ResultAccessAbort("error() of a successful Result");
+    if (ok()) {
+      internal::ResultAccessAbort("error() of a successful Result");
+    }
     return *error_;
   }
   ErrorCode code() const { return error().code; }
@@ -90,18 +100,23 @@ inline Result<void> Ok() { return {}; }
 #define HF_CONCAT_(a, b) HF_CONCAT_INNER_(a, b)
 
 // HF_RETURN_IF_ERROR(expr) returns the error of a failed Result from the enclosing function.
-#define HF_RETURN_IF_ERROR(expr)                 \
-  do {                                           \
-    auto&& hf_result_ = (expr);                  \
-    if (!hf_result_.ok()) return hf_result_.error(); \
+#define HF_RETURN_IF_ERROR(expr) \
+  do {                           \
+    auto&& hf_result_ = (expr);  \
+    if (!hf_result_.ok()) {      \
+      return hf_result_.error(); \
+    }                            \
   } while (false)
 
 // HF_ASSIGN_OR_RETURN(lhs, expr) evaluates a Result; on success moves its value into `lhs`
 // (which may be a declaration), on failure returns the error.
-#define HF_ASSIGN_OR_RETURN(lhs, expr) HF_ASSIGN_OR_RETURN_IMPL_(HF_CONCAT_(hf_r_, __LINE__), lhs, expr)
+#define HF_ASSIGN_OR_RETURN(lhs, expr) \
+  HF_ASSIGN_OR_RETURN_IMPL_(HF_CONCAT_(hf_r_, __LINE__), lhs, expr)
 #define HF_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                              \
-  if (!tmp.ok()) return tmp.error();              \
+  if (!tmp.ok()) {                                \
+    return tmp.error();                           \
+  }                                               \
   lhs = std::move(tmp).value()
 
 #endif  // HOLDFAST_COMMON_RESULT_H_

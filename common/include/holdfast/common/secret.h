@@ -46,7 +46,9 @@ class Secret {
 
   // FromSpan copies exactly N bytes; any other length is kInvalidArgument.
   static Result<Secret> FromSpan(ByteSpan bytes) {
-    if (bytes.size() != N) return Error{ErrorCode::kInvalidArgument, "secret length"};
+    if (bytes.size() != N) {
+      return Error{ErrorCode::kInvalidArgument, "secret length"};
+    }
     Secret s;
     std::copy(bytes.begin(), bytes.end(), s.bytes_.begin());
     return s;

@@ -70,7 +70,7 @@ struct X25519KeyPair {
 // X25519Agree computes the shared secret. A peer key of small order, which would give an
 // all-zero secret, is kWeakKey.
 Result<Secret<kX25519SharedBytes>> X25519Agree(const X25519PrivateKey& ours,
-                                                const X25519PublicKey& theirs);
+                                               const X25519PublicKey& theirs);
 
 // X25519 is RFC 7748's raw function X25519(k, u) on 32-byte strings, without the clamping
 // done by key generation (the function clamps k itself, as the RFC says). For tests.
