@@ -37,11 +37,13 @@ int main(int argc, char** argv) {
   }
   benchmark::AddCustomContext("openssl", OpenSSL_version(OPENSSL_VERSION));
   benchmark::AddCustomContext("libsodium", sodium_version_string());
-  benchmark::AddCustomContext("libsodium_aes256gcm",
-                              crypto_aead_aes256gcm_is_available() != 0 ? "available" : "no AES-NI");
+  benchmark::AddCustomContext(
+      "libsodium_aes256gcm", crypto_aead_aes256gcm_is_available() != 0 ? "available" : "no AES-NI");
   benchmark::AddCustomContext("crypto_hash_sha512", Sha512Provider());
   benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
+    return 1;
+  }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

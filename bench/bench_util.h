@@ -28,7 +28,9 @@ inline Bytes TestBytes(size_t n, uint64_t seed) {
 }
 
 // Same compares two byte strings (outside timed loops only).
-inline bool Same(ByteSpan a, ByteSpan b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
+inline bool Same(ByteSpan a, ByteSpan b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end());
+}
 
 // MessageSizes adds the message lengths every bulk primitive is measured at.
 inline void MessageSizes(benchmark::internal::Benchmark* b) {
@@ -58,7 +60,7 @@ inline testing::LibsignalPeer& Peer() {
 
 // HF_BENCH("BM_Op/impl", fn, extra args...) registers `fn(state, extra args...)` under that
 // name and evaluates to the benchmark, so options chain: HF_BENCH(...)->Apply(MessageSizes);
-#define HF_BENCH(name, ...)                                                       \
+#define HF_BENCH(name, ...)                                                         \
   [[maybe_unused]] static ::benchmark::internal::Benchmark* const HF_BENCH_CONCAT_( \
       hf_bench_, __COUNTER__) = ::benchmark::RegisterBenchmark(name, __VA_ARGS__)
 

@@ -43,8 +43,7 @@ enum class CtxMode { kFresh, kReused };
 // Crypt runs one whole cipher operation on `ctx` into `out`, which must have room for
 // in.size() plus one block. A null `cipher` keeps the context's. It returns the bytes
 // written, or -1 on any OpenSSL failure.
-int Crypt(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, Direction dir, ByteSpan in,
-          uint8_t* out) {
+int Crypt(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, Direction dir, ByteSpan in, uint8_t* out) {
   const int enc = dir == Direction::kEncrypt ? 1 : 0;
   int n1 = 0, n2 = 0;
   const bool ok =
@@ -60,8 +59,7 @@ class OpensslCipher {
   OpensslCipher(const EVP_CIPHER* cipher, CtxMode mode) : cipher_(cipher), mode_(mode) {
     if (mode_ == CtxMode::kReused) {
       ctx_ = EVP_CIPHER_CTX_new();
-      if (ctx_ != nullptr &&
-          EVP_CipherInit_ex(ctx_, cipher_, nullptr, nullptr, nullptr, 1) != 1) {
+      if (ctx_ != nullptr && EVP_CipherInit_ex(ctx_, cipher_, nullptr, nullptr, nullptr, 1) != 1) {
         EVP_CIPHER_CTX_free(ctx_);
         ctx_ = nullptr;
       }
@@ -74,9 +72,13 @@ class OpensslCipher {
   OpensslCipher& operator=(const OpensslCipher&) = delete;
 
   int Run(Direction dir, ByteSpan in, uint8_t* out) {
-    if (mode_ == CtxMode::kReused) return ctx_ == nullptr ? -1 : Crypt(ctx_, nullptr, dir, in, out);
+    if (mode_ == CtxMode::kReused) {
+      return ctx_ == nullptr ? -1 : Crypt(ctx_, nullptr, dir, in, out);
+    }
     EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-    if (ctx == nullptr) return -1;
+    if (ctx == nullptr) {
+      return -1;
+    }
     const int n = Crypt(ctx, cipher_, dir, in, out);
     EVP_CIPHER_CTX_free(ctx);
     return n;
@@ -153,15 +155,17 @@ void CbcOpenssl(benchmark::State& state, Direction dir, CtxMode mode) {
 }
 
 HF_BENCH("BM_Aes256CbcEncrypt/holdfast", CbcEncryptHoldfast)->Apply(MessageSizes);
-HF_BENCH("BM_Aes256CbcEncrypt/openssl_fresh_ctx", CbcOpenssl, Direction::kEncrypt,
-         CtxMode::kFresh)->Apply(MessageSizes);
+HF_BENCH("BM_Aes256CbcEncrypt/openssl_fresh_ctx", CbcOpenssl, Direction::kEncrypt, CtxMode::kFresh)
+    ->Apply(MessageSizes);
 HF_BENCH("BM_Aes256CbcEncrypt/openssl_reused_ctx", CbcOpenssl, Direction::kEncrypt,
-         CtxMode::kReused)->Apply(MessageSizes);
+         CtxMode::kReused)
+    ->Apply(MessageSizes);
 HF_BENCH("BM_Aes256CbcDecrypt/holdfast", CbcDecryptHoldfast)->Apply(MessageSizes);
-HF_BENCH("BM_Aes256CbcDecrypt/openssl_fresh_ctx", CbcOpenssl, Direction::kDecrypt,
-         CtxMode::kFresh)->Apply(MessageSizes);
+HF_BENCH("BM_Aes256CbcDecrypt/openssl_fresh_ctx", CbcOpenssl, Direction::kDecrypt, CtxMode::kFresh)
+    ->Apply(MessageSizes);
 HF_BENCH("BM_Aes256CbcDecrypt/openssl_reused_ctx", CbcOpenssl, Direction::kDecrypt,
-         CtxMode::kReused)->Apply(MessageSizes);
+         CtxMode::kReused)
+    ->Apply(MessageSizes);
 
 // --- AES-256-CTR: writes into the caller's buffer, so nothing allocates ---------------------
 
@@ -229,8 +233,7 @@ SodiumAead SodiumFor(AeadAlgorithm algorithm) {
       return {crypto_aead_xchacha20poly1305_ietf_encrypt,
               crypto_aead_xchacha20poly1305_ietf_decrypt};
     case AeadAlgorithm::kChaCha20Poly1305:
-      return {crypto_aead_chacha20poly1305_ietf_encrypt,
-              crypto_aead_chacha20poly1305_ietf_decrypt};
+      return {crypto_aead_chacha20poly1305_ietf_encrypt, crypto_aead_chacha20poly1305_ietf_decrypt};
     case AeadAlgorithm::kAes256Gcm:
       return {crypto_aead_aes256gcm_encrypt, crypto_aead_aes256gcm_decrypt};
   }
@@ -243,7 +246,9 @@ struct AeadInput {
         nonce(TestBytes(crypto::AeadNonceBytes(a), 21)),
         plaintext(TestBytes(size, 22)) {
     auto s = crypto::AeadSeal(algorithm, key, nonce, aad, plaintext);
-    if (s.ok()) sealed = std::move(s).value();
+    if (s.ok()) {
+      sealed = std::move(s).value();
+    }
   }
   AeadAlgorithm algorithm;
   Bytes key = TestBytes(crypto::kAeadKeyBytes, 20);
@@ -276,7 +281,9 @@ void AeadSealHoldfast(benchmark::State& state, AeadAlgorithm algorithm) {
 }
 
 void AeadSealLibsodium(benchmark::State& state, AeadAlgorithm algorithm) {
-  if (!SodiumUsable(state, algorithm)) return;
+  if (!SodiumUsable(state, algorithm)) {
+    return;
+  }
   const AeadInput in(algorithm, Size(state));
   const SodiumEncrypt encrypt = SodiumFor(algorithm).encrypt;
   Bytes out(in.plaintext.size() + crypto::kAeadTagBytes);
@@ -310,7 +317,9 @@ void AeadOpenHoldfast(benchmark::State& state, AeadAlgorithm algorithm) {
 }
 
 void AeadOpenLibsodium(benchmark::State& state, AeadAlgorithm algorithm) {
-  if (!SodiumUsable(state, algorithm)) return;
+  if (!SodiumUsable(state, algorithm)) {
+    return;
+  }
   const AeadInput in(algorithm, Size(state));
   const SodiumDecrypt decrypt = SodiumFor(algorithm).decrypt;
   Bytes out(in.plaintext.size());
@@ -330,23 +339,23 @@ void AeadOpenLibsodium(benchmark::State& state, AeadAlgorithm algorithm) {
   SetBytes(state);
 }
 
-HF_BENCH("BM_XChaCha20Poly1305Seal/holdfast", AeadSealHoldfast,
-         AeadAlgorithm::kXChaCha20Poly1305)->Apply(MessageSizes);
-HF_BENCH("BM_XChaCha20Poly1305Seal/libsodium", AeadSealLibsodium,
-         AeadAlgorithm::kXChaCha20Poly1305)->Apply(MessageSizes);
-HF_BENCH("BM_XChaCha20Poly1305Open/holdfast", AeadOpenHoldfast,
-         AeadAlgorithm::kXChaCha20Poly1305)->Apply(MessageSizes);
-HF_BENCH("BM_XChaCha20Poly1305Open/libsodium", AeadOpenLibsodium,
-         AeadAlgorithm::kXChaCha20Poly1305)->Apply(MessageSizes);
+HF_BENCH("BM_XChaCha20Poly1305Seal/holdfast", AeadSealHoldfast, AeadAlgorithm::kXChaCha20Poly1305)
+    ->Apply(MessageSizes);
+HF_BENCH("BM_XChaCha20Poly1305Seal/libsodium", AeadSealLibsodium, AeadAlgorithm::kXChaCha20Poly1305)
+    ->Apply(MessageSizes);
+HF_BENCH("BM_XChaCha20Poly1305Open/holdfast", AeadOpenHoldfast, AeadAlgorithm::kXChaCha20Poly1305)
+    ->Apply(MessageSizes);
+HF_BENCH("BM_XChaCha20Poly1305Open/libsodium", AeadOpenLibsodium, AeadAlgorithm::kXChaCha20Poly1305)
+    ->Apply(MessageSizes);
 
-HF_BENCH("BM_ChaCha20Poly1305Seal/holdfast", AeadSealHoldfast,
-         AeadAlgorithm::kChaCha20Poly1305)->Apply(MessageSizes);
-HF_BENCH("BM_ChaCha20Poly1305Seal/libsodium", AeadSealLibsodium,
-         AeadAlgorithm::kChaCha20Poly1305)->Apply(MessageSizes);
-HF_BENCH("BM_ChaCha20Poly1305Open/holdfast", AeadOpenHoldfast,
-         AeadAlgorithm::kChaCha20Poly1305)->Apply(MessageSizes);
-HF_BENCH("BM_ChaCha20Poly1305Open/libsodium", AeadOpenLibsodium,
-         AeadAlgorithm::kChaCha20Poly1305)->Apply(MessageSizes);
+HF_BENCH("BM_ChaCha20Poly1305Seal/holdfast", AeadSealHoldfast, AeadAlgorithm::kChaCha20Poly1305)
+    ->Apply(MessageSizes);
+HF_BENCH("BM_ChaCha20Poly1305Seal/libsodium", AeadSealLibsodium, AeadAlgorithm::kChaCha20Poly1305)
+    ->Apply(MessageSizes);
+HF_BENCH("BM_ChaCha20Poly1305Open/holdfast", AeadOpenHoldfast, AeadAlgorithm::kChaCha20Poly1305)
+    ->Apply(MessageSizes);
+HF_BENCH("BM_ChaCha20Poly1305Open/libsodium", AeadOpenLibsodium, AeadAlgorithm::kChaCha20Poly1305)
+    ->Apply(MessageSizes);
 
 // GcmOpensslReused seals or opens with one AES-256-GCM context kept for the whole run,
 // making the output buffer per call as Holdfast does.
@@ -367,7 +376,9 @@ void GcmOpensslReused(benchmark::State& state, Direction dir) {
         EVP_EncryptFinal_ex(ctx, out.data() + n, &m) == 1 &&
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, crypto::kAeadTagBytes,
                             out.data() + text_len) == 1;
-    if (!ok) out.clear();
+    if (!ok) {
+      out.clear();
+    }
     return out;
   };
   const auto open = [&] {
@@ -382,7 +393,9 @@ void GcmOpensslReused(benchmark::State& state, Direction dir) {
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, crypto::kAeadTagBytes,
                             const_cast<uint8_t*>(in.sealed.data() + text_len)) == 1 &&
         EVP_DecryptFinal_ex(ctx, final_block, &m) == 1;
-    if (!ok) out.clear();
+    if (!ok) {
+      out.clear();
+    }
     return out;
   };
   const bool seal_dir = dir == Direction::kEncrypt;

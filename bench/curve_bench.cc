@@ -44,8 +44,12 @@ class LibsignalKeys {
           curve_decode_point(&public_, pub.data(), pub.size(), Peer().context()) == 0;
   }
   ~LibsignalKeys() {
-    if (private_ != nullptr) SIGNAL_UNREF(private_);
-    if (public_ != nullptr) SIGNAL_UNREF(public_);
+    if (private_ != nullptr) {
+      SIGNAL_UNREF(private_);
+    }
+    if (public_ != nullptr) {
+      SIGNAL_UNREF(public_);
+    }
   }
   LibsignalKeys(const LibsignalKeys&) = delete;
   LibsignalKeys& operator=(const LibsignalKeys&) = delete;
@@ -104,10 +108,10 @@ void X25519AgreeLibsignal(benchmark::State& state) {
   const LibsignalKeys bob_keys(bob);
   auto ours = crypto::X25519Agree(alice.private_key, bob.public_key);
   uint8_t* check = nullptr;
-  const int n = alice_keys.ok() && bob_keys.ok()
-                    ? curve_calculate_agreement(&check, bob_keys.public_key(),
-                                                alice_keys.private_key())
-                    : -1;
+  const int n =
+      alice_keys.ok() && bob_keys.ok()
+          ? curve_calculate_agreement(&check, bob_keys.public_key(), alice_keys.private_key())
+          : -1;
   const bool same = n == static_cast<int>(crypto::kX25519SharedBytes) && ours.ok() &&
                     Same({check, crypto::kX25519SharedBytes}, ours->span());
   std::free(check);
@@ -239,7 +243,9 @@ void XEdDsaSignLibsignal(benchmark::State& state) {
   const bool verifies =
       signed_ok && curve_verify_signature(keys.public_key(), message.data(), message.size(),
                                           signal_buffer_data(check), signal_buffer_len(check)) == 1;
-  if (check != nullptr) signal_buffer_free(check);
+  if (check != nullptr) {
+    signal_buffer_free(check);
+  }
   if (!verifies) {
     state.SkipWithError("libsignal signature does not verify");
     return;

@@ -186,7 +186,9 @@ struct HkdfInput {
 
 std::array<uint8_t, kHkdfOutBytes> HoldfastHkdf(const HkdfInput& in) {
   std::array<uint8_t, kHkdfOutBytes> out{};
-  if (!crypto::HkdfSha256(in.ikm, in.salt, in.info, out).ok()) out.fill(0);
+  if (!crypto::HkdfSha256(in.ikm, in.salt, in.info, out).ok()) {
+    out.fill(0);
+  }
   return out;
 }
 

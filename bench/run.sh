@@ -75,11 +75,12 @@ def main(path):
     with open(path) as f:
         report = json.load(f)
 
-    order, median, cv, rate, errors = [], {}, {}, {}, {}
+    position, median, cv, rate, errors = {}, {}, {}, {}, {}
     for b in report.get("benchmarks", []):
         name = b.get("run_name", b["name"])
-        if name not in order:
-            order.append(name)
+        # Registration order, also when --benchmark_enable_random_interleaving shuffled the run.
+        position.setdefault(name, (b.get("family_index", len(position)),
+                                   b.get("per_family_instance_index", 0)))
         if b.get("error_occurred"):
             errors[name] = b.get("error_message", "error")
             continue
@@ -93,6 +94,7 @@ def main(path):
         elif agg == "cv":
             cv[name] = b["real_time"]
 
+    order = sorted(position, key=position.get)
     groups = {}
     for name in order:
         key, impl = pair_key(name)

@@ -37,6 +37,8 @@ std::string_view ErrorName(ErrorCode code) {
       return "already_exists";
     case ErrorCode::kStorageFailure:
       return "storage_failure";
+    case ErrorCode::kInvalidProof:
+      return "invalid_proof";
   }
   return "unknown";
 }
@@ -71,6 +73,8 @@ std::string_view ErrorMessage(ErrorCode code) {
       return "already exists";
     case ErrorCode::kStorageFailure:
       return "storage failure";
+    case ErrorCode::kInvalidProof:
+      return "proof does not verify";
   }
   return "unknown error";
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 
 #include "holdfast/common/encoding.h"
@@ -60,6 +61,17 @@ uint64_t KatBlock::Number(std::string_view key) const {
 
 std::filesystem::path SourcePath(std::string_view relative) {
   return std::filesystem::path(HOLDFAST_SOURCE_DIR) / relative;
+}
+
+std::filesystem::path SharedVectorsDir() {
+  std::filesystem::path dir;
+  if (const char* env = std::getenv("HOLDFAST_SHARED_VECTORS"); env != nullptr && *env != '\0') {
+    dir = env;
+  } else {
+    dir = std::filesystem::path(HOLDFAST_SOURCE_DIR).parent_path() / "shared" / "vectors";
+  }
+  std::error_code ec;
+  return std::filesystem::is_directory(dir, ec) ? dir : std::filesystem::path();
 }
 
 size_t ForEachKat(std::string_view relative, const std::function<void(const KatBlock&)>& fn) {

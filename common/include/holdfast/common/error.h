@@ -30,6 +30,8 @@ enum class ErrorCode : uint16_t {
   kNotFound = 300,
   kAlreadyExists = 301,
   kStorageFailure = 302,
+  // 4xx: transparency-log verification.
+  kInvalidProof = 400,  // an inclusion or consistency proof does not verify
 };
 
 // ErrorName returns the stable short name of `code`, e.g. "truncated". Never empty.

@@ -45,6 +45,11 @@ class KatBlock {
 // SourcePath resolves a path relative to the repository root.
 std::filesystem::path SourcePath(std::string_view relative);
 
+// SharedVectorsDir returns ../shared/vectors beside the repository (or $HOLDFAST_SHARED_VECTORS
+// when set), or an empty path when that folder is missing: those public vectors are not
+// copied into the repository, and tests that need them say so and skip.
+std::filesystem::path SharedVectorsDir();
+
 // ForEachKat calls `fn` for every block of the vector file at `relative` (from the repository
 // root) and returns the number of blocks. An unreadable or malformed file, or one with no
 // blocks, fails the current test.
