@@ -33,7 +33,21 @@ std::string KatBlock::Text(std::string_view key) const {
     ADD_FAILURE() << Where() << ": missing key " << key;
     return {};
   }
-  return it->second;
+  return it->second.front();
+}
+
+std::vector<std::string> KatBlock::TextAll(std::string_view key) const {
+  auto it = values_.find(key);
+  return it == values_.end() ? std::vector<std::string>{} : it->second;
+}
+
+std::string KatBlock::Unquoted(std::string_view key) const {
+  const std::string v = Text(key);
+  if (v.size() < 2 || v.front() != '"' || v.back() != '"') {
+    ADD_FAILURE() << Where() << ": key " << key << " is not quoted text";
+    return v;
+  }
+  return v.substr(1, v.size() - 2);
 }
 
 Bytes KatBlock::GetBytes(std::string_view key) const {
@@ -112,7 +126,7 @@ size_t ForEachKat(std::string_view relative, const std::function<void(const KatB
       ADD_FAILURE() << name << ":" << line_no << ": expected `Key = value`";
       return count;
     }
-    block.Set(std::string(Trim(t.substr(0, eq))), std::string(Trim(t.substr(eq + 1))));
+    block.Add(std::string(Trim(t.substr(0, eq))), std::string(Trim(t.substr(eq + 1))));
   }
   flush();
   EXPECT_GT(count, 0u) << name << " holds no test blocks";

@@ -73,7 +73,9 @@ Result<void> AppendSubproof(const NodeReader& nodes, uint64_t m, uint64_t begin,
 
 bool IsOdd(uint64_t v) { return (v & 1) != 0; }
 
-bool SameBytes(ByteSpan a, ByteSpan b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
+bool SameBytes(ByteSpan a, ByteSpan b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end());
+}
 
 }  // namespace
 

@@ -93,8 +93,13 @@ TEST_F(MerkleVectors, Consistency) {
 
 // The eight leaves behind the vectors give the roots the happy-path files use.
 TEST_F(MerkleVectors, LeavesGiveTheVectorRoots) {
-  const char* leaves[] = {"",         "00",       "10",       "2021",
-                          "3031",     "40414243", "5051525354555657",
+  const char* leaves[] = {"",
+                          "00",
+                          "10",
+                          "2021",
+                          "3031",
+                          "40414243",
+                          "5051525354555657",
                           "606162636465666768696a6b6c6d6e6f"};
   MemoryTree tree;
   for (const char* hex : leaves) {

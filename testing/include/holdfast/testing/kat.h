@@ -12,6 +12,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "holdfast/common/bytes.h"
 
@@ -27,19 +28,25 @@ class KatBlock {
   // Bytes decodes a hex or quoted value. A missing key or bad hex fails the current test
   // and returns empty bytes.
   Bytes GetBytes(std::string_view key) const;
-  // Text returns the value as written.
+  // Text returns the value as written (the first one, if the key repeats).
   std::string Text(std::string_view key) const;
+  // TextAll returns every value of a repeated key, in file order (empty when absent).
+  std::vector<std::string> TextAll(std::string_view key) const;
+  // Unquoted returns a quoted text value without its quotes.
+  std::string Unquoted(std::string_view key) const;
   // Number parses a decimal value.
   uint64_t Number(std::string_view key) const;
 
   // Used by the parser.
-  void Set(std::string key, std::string value) { values_[std::move(key)] = std::move(value); }
+  void Add(std::string key, std::string value) {
+    values_[std::move(key)].push_back(std::move(value));
+  }
   bool empty() const { return values_.empty(); }
 
  private:
   std::string file_;
   int line_;
-  std::map<std::string, std::string, std::less<>> values_;
+  std::map<std::string, std::vector<std::string>, std::less<>> values_;
 };
 
 // SourcePath resolves a path relative to the repository root.

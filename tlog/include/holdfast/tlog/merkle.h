@@ -46,8 +46,7 @@ Result<std::vector<Hash>> InclusionProof(const NodeReader& nodes, uint64_t index
 
 // ConsistencyProof returns the RFC 9162 proof that the tree of `size1` leaves is a prefix of
 // the tree of `size2` leaves. It is empty when size1 == size2; 0 < size1 <= size2 is required.
-Result<std::vector<Hash>> ConsistencyProof(const NodeReader& nodes, uint64_t size1,
-                                           uint64_t size2);
+Result<std::vector<Hash>> ConsistencyProof(const NodeReader& nodes, uint64_t size1, uint64_t size2);
 
 // VerifyInclusion checks an audit path (RFC 9162 section 2.1.3.2). Any mismatch, an index
 // outside the tree, or a proof of the wrong length is kInvalidProof. Roots are taken as bytes
