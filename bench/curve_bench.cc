@@ -140,8 +140,8 @@ struct Ed25519Fixture {
   }
   Bytes seed = TestBytes(crypto::kEd25519SeedBytes, 40);
   Bytes message = TestBytes(kSignedMessageBytes, 41);
-  std::array<uint8_t, crypto_sign_ed25519_PUBLICKEYBYTES> public_key;
-  std::array<uint8_t, crypto_sign_ed25519_SECRETKEYBYTES> secret_key;
+  std::array<uint8_t, crypto_sign_ed25519_PUBLICKEYBYTES> public_key{};
+  std::array<uint8_t, crypto_sign_ed25519_SECRETKEYBYTES> secret_key{};
 };
 
 void Ed25519SignHoldfast(benchmark::State& state) {
@@ -160,7 +160,7 @@ void Ed25519SignHoldfast(benchmark::State& state) {
 void Ed25519SignLibsodium(benchmark::State& state) {
   const Ed25519Fixture f;
   auto key = crypto::Ed25519PrivateKey::FromSeed(f.seed);
-  std::array<uint8_t, crypto_sign_ed25519_BYTES> sig;
+  std::array<uint8_t, crypto_sign_ed25519_BYTES> sig{};
   const auto sign = [&] {
     return crypto_sign_ed25519_detached(sig.data(), nullptr, f.message.data(), f.message.size(),
                                         f.secret_key.data());
@@ -196,7 +196,7 @@ void Ed25519VerifyHoldfast(benchmark::State& state) {
 
 void Ed25519VerifyLibsodium(benchmark::State& state) {
   const Ed25519Fixture f;
-  std::array<uint8_t, crypto_sign_ed25519_BYTES> sig;
+  std::array<uint8_t, crypto_sign_ed25519_BYTES> sig{};
   crypto_sign_ed25519_detached(sig.data(), nullptr, f.message.data(), f.message.size(),
                                f.secret_key.data());
   const auto verify = [&] {

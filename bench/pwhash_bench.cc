@@ -33,7 +33,7 @@ void Argon2idLibsodium(benchmark::State& state) {
   const Bytes salt = TestBytes(crypto::kArgon2idSaltBytes, 60);
   const ByteSpan passphrase = AsBytes(kPassphrase);
   for (auto _ : state) {
-    std::array<uint8_t, kDerivedKeyBytes> key;
+    std::array<uint8_t, kDerivedKeyBytes> key{};
     if (crypto_pwhash(key.data(), key.size(), kPassphrase, passphrase.size(), salt.data(),
                       crypto::kArgon2idInteractive.ops_limit,
                       crypto::kArgon2idInteractive.mem_limit_bytes,

@@ -32,7 +32,7 @@ else
     exit 2
   fi
   out=${BENCH_OUT:-$bin.json}
-  echo "run.sh: running $bin, 5 repetitions each; results in $out" >&2
+  echo "run.sh: running $bin; results in $out" >&2
   # The JSON on stdout duplicates the --benchmark_out file; errors still reach stderr.
   "$bin" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
     --benchmark_format=json --benchmark_out="$out" "$@" >/dev/null

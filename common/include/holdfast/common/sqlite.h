@@ -1,0 +1,76 @@
+// A thin RAII layer over SQLite's C API, shared by every storage backend that uses the
+// embedded database. Errors become kStorageFailure (or kAlreadyExists for a constraint
+// violation); nothing here throws.
+#ifndef HOLDFAST_COMMON_SQLITE_H_
+#define HOLDFAST_COMMON_SQLITE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "holdfast/common/bytes.h"
+#include "holdfast/common/result.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace holdfast {
+
+class SqliteStatement;
+
+// SqliteDb owns one connection. Not thread-safe: one connection per thread or a lock.
+class SqliteDb {
+ public:
+  // Open opens (creating if needed) the database at `path` in WAL mode with
+  // synchronous=FULL, so a committed transaction survives power loss.
+  static Result<SqliteDb> Open(const std::string& path);
+  SqliteDb(SqliteDb&&) noexcept;
+  SqliteDb& operator=(SqliteDb&&) noexcept;
+  ~SqliteDb();
+
+  // Exec runs one or more statements that return no rows.
+  Result<void> Exec(std::string_view sql);
+  // Prepare compiles one statement; it must not outlive this connection.
+  Result<SqliteStatement> Prepare(std::string_view sql);
+  // LastError is SQLite's message for the most recent failure, for logs (never key material:
+  // callers bind secrets as parameters, and SQLite does not echo parameters).
+  std::string LastError() const;
+
+ private:
+  explicit SqliteDb(sqlite3* db) : db_(db) {}
+  sqlite3* db_ = nullptr;
+};
+
+class SqliteStatement {
+ public:
+  SqliteStatement(SqliteStatement&&) noexcept;
+  SqliteStatement& operator=(SqliteStatement&&) noexcept;
+  ~SqliteStatement();
+
+  // Bind* set the 1-based parameter `index`. Blob and text are copied by SQLite.
+  Result<void> BindInt64(int index, int64_t v);
+  Result<void> BindBlob(int index, ByteSpan v);
+  Result<void> BindText(int index, std::string_view v);
+  // Step runs to the next row: true when a row is ready, false when done.
+  Result<bool> Step();
+  // Run steps to completion and resets; for statements that return no rows.
+  Result<void> Run();
+  // Reset makes the statement ready to run again; bindings are cleared.
+  void Reset();
+
+  int64_t ColumnInt64(int column) const;
+  // ColumnBlob views the current row's blob; valid until the next Step or Reset.
+  ByteSpan ColumnBlob(int column) const;
+  std::string ColumnText(int column) const;
+  bool ColumnIsNull(int column) const;
+
+ private:
+  friend class SqliteDb;
+  explicit SqliteStatement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+}  // namespace holdfast
+
+#endif  // HOLDFAST_COMMON_SQLITE_H_
