@@ -37,6 +37,8 @@ std::string_view ErrorName(ErrorCode code) {
       return "already_exists";
     case ErrorCode::kStorageFailure:
       return "storage_failure";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
     case ErrorCode::kInvalidProof:
       return "invalid_proof";
   }
@@ -73,6 +75,8 @@ std::string_view ErrorMessage(ErrorCode code) {
       return "already exists";
     case ErrorCode::kStorageFailure:
       return "storage failure";
+    case ErrorCode::kUnavailable:
+      return "remote service unavailable";
     case ErrorCode::kInvalidProof:
       return "proof does not verify";
   }

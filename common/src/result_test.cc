@@ -57,7 +57,7 @@ TEST(Error, NamesAndMessagesAreStableAndDistinct) {
       ErrorCode::kUnsupportedVersion, ErrorCode::kAuthenticationFailed,
       ErrorCode::kInvalidKey,         ErrorCode::kWeakKey,
       ErrorCode::kCryptoFailure,      ErrorCode::kNotFound,
-      ErrorCode::kAlreadyExists,      ErrorCode::kStorageFailure, ErrorCode::kInvalidProof,
+      ErrorCode::kAlreadyExists,      ErrorCode::kStorageFailure, ErrorCode::kUnavailable, ErrorCode::kInvalidProof,
   };
   std::set<std::string_view> names;
   for (ErrorCode c : all) {

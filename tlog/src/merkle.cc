@@ -230,6 +230,28 @@ Result<void> VerifyConsistency(uint64_t size1, uint64_t size2, std::span<const H
   return Ok();
 }
 
+void CompactRange::AppendLeafHash(const Hash& leaf_hash) {
+  peaks_.push_back(leaf_hash);
+  // Each trailing one bit of the old size is a peak that now has a right sibling.
+  for (uint64_t s = size_; (s & 1) != 0; s >>= 1) {
+    const Hash right = peaks_.back();
+    peaks_.pop_back();
+    peaks_.back() = HashChildren(peaks_.back(), right);
+  }
+  ++size_;
+}
+
+Hash CompactRange::Root() const {
+  if (peaks_.empty()) {
+    return EmptyRoot();
+  }
+  Hash root = peaks_.back();
+  for (size_t i = peaks_.size() - 1; i > 0; --i) {
+    root = HashChildren(peaks_[i - 1], root);
+  }
+  return root;
+}
+
 uint64_t MemoryTree::AppendLeafHash(const Hash& leaf_hash) {
   if (levels_.empty()) {
     levels_.emplace_back();

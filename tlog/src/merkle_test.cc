@@ -151,6 +151,18 @@ TEST(Merkle, SmallTreesExhaustively) {
   }
 }
 
+TEST(CompactRange, MatchesReferenceAtEverySize) {
+  Trees t;
+  Fill(t, 600, 9);
+  CompactRange range;
+  EXPECT_EQ(range.Root(), EmptyRoot());
+  for (uint64_t n = 1; n <= 600; ++n) {
+    range.AppendLeafHash(t.ref.leaf(n - 1));
+    ASSERT_EQ(range.size(), n);
+    ASSERT_EQ(range.Root(), t.ref.Mth(0, n)) << n;
+  }
+}
+
 TEST(Merkle, TamperedProofsFail) {
   Trees t;
   Fill(t, 37, 2);

@@ -13,7 +13,6 @@ namespace {
 constexpr std::string_view kSigPrefix = "\xE2\x80\x94 ";  // U+2014 EM DASH, then a space
 constexpr std::string_view kCosignHeader = "cosignature/v1\ntime ";
 constexpr size_t kEd25519KeyBytes = 32;
-constexpr size_t kTimestampBytes = 8;
 constexpr size_t kMinSignatureBytes = 5;  // key ID and at least one byte
 
 // DecodeRune reads one UTF-8 code point at s[i]; returns its length, or 0 for an invalid

@@ -30,6 +30,7 @@ enum class ErrorCode : uint16_t {
   kNotFound = 300,
   kAlreadyExists = 301,
   kStorageFailure = 302,
+  kUnavailable = 303,  // a remote service could not be reached or answered with an error
   // 4xx: transparency-log verification.
   kInvalidProof = 400,  // an inclusion or consistency proof does not verify
 };

@@ -60,6 +60,21 @@ Result<void> VerifyInclusion(const Hash& leaf_hash, uint64_t index, uint64_t siz
 Result<void> VerifyConsistency(uint64_t size1, uint64_t size2, std::span<const Hash> proof,
                                ByteSpan root1, ByteSpan root2);
 
+// CompactRange folds leaves into the roots of the complete subtrees on the tree's right edge:
+// O(log n) memory, two hashes per leaf amortized. It recomputes a log's root from a stream
+// of entries, as the auditor does.
+class CompactRange {
+ public:
+  void AppendLeafHash(const Hash& leaf_hash);
+  uint64_t size() const { return size_; }
+  // Root is the root of the leaves appended so far.
+  Hash Root() const;
+
+ private:
+  uint64_t size_ = 0;
+  std::vector<Hash> peaks_;  // complete subtrees, largest (leftmost) first
+};
+
 // MemoryTree is an append-only tree held in memory, keeping the hash of every complete
 // subtree: about two hashes per leaf. It serves tests, tools that rebuild a log from its
 // entries (the auditor), and small logs.

@@ -1,0 +1,151 @@
+// holdfast-audit: the public's tool for checking Holdfast's transparency logs.
+//
+//   holdfast-audit log (--url URL | --dir DIR) --key VKEY [--state FILE] [--origin ORIGIN]
+//   holdfast-audit proof FILE --key VKEY --entry ENTRYFILE [--origin ORIGIN]
+//
+// VKEY is the log's verifier key, "<name>+<key id>+<base64>"; the origin defaults to its
+// name. Prints one verdict line. Exit status 0 when everything verifies, 1 otherwise.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <string>
+
+#include "holdfast/common/encoding.h"
+#include "holdfast/tlog/audit.h"
+#include "holdfast/tlog/fetch.h"
+#include "holdfast/tlog/proof_file.h"
+
+namespace tlog = holdfast::tlog;
+
+namespace {
+
+constexpr int kFailed = 1;
+
+int Fail(const std::string& why) {
+  std::cout << "FAIL: " << why << "\n";
+  return kFailed;
+}
+
+std::string ErrorText(const holdfast::Error& e) {
+  std::string s(holdfast::ErrorName(e.code));
+  if (e.detail != nullptr) {
+    s += std::string(": ") + e.detail;
+  }
+  return s;
+}
+
+bool ReadFile(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return false;
+  }
+  out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return true;
+}
+
+bool WriteFileAtomically(const std::string& path, const std::string& data) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << data;
+    if (!out.flush()) {
+      return false;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+int AuditLog(const std::string& url, const std::string& dir, const tlog::NoteVerifier& key,
+             const std::string& origin, const std::string& state_file) {
+  std::unique_ptr<tlog::TileFetcher> fetcher;
+  if (!url.empty()) {
+    auto http = tlog::NewHttpFetcher(url);
+    if (!http.ok()) {
+      return Fail("--url: " + ErrorText(http.error()));
+    }
+    fetcher = std::move(*http);
+  } else {
+    fetcher = tlog::NewDirectoryFetcher(dir);
+  }
+  std::string previous;
+  if (!state_file.empty() && std::filesystem::exists(state_file) &&
+      !ReadFile(state_file, previous)) {
+    return Fail("cannot read state file " + state_file);
+  }
+  const tlog::AuditReport report = tlog::AuditLog(*fetcher, origin, key, previous);
+  if (!report.ok()) {
+    return Fail(report.failure);
+  }
+  if (!state_file.empty() && !WriteFileAtomically(state_file, report.checkpoint_note)) {
+    return Fail("verified, but cannot write state file " + state_file);
+  }
+  std::cout << "OK: " << report.checkpoint.origin << " size " << report.checkpoint.size << " root "
+            << holdfast::Base64Encode(report.checkpoint.root) << " (" << report.entries_checked
+            << " entries, " << report.tiles_checked << " tiles checked)\n";
+  return 0;
+}
+
+int VerifyProof(const std::string& proof_file, const std::string& entry_file,
+                const tlog::NoteVerifier& key, const std::string& origin) {
+  std::string proof, entry;
+  if (!ReadFile(proof_file, proof)) {
+    return Fail("cannot read proof file " + proof_file);
+  }
+  if (!ReadFile(entry_file, entry)) {
+    return Fail("cannot read entry file " + entry_file);
+  }
+  auto opened = tlog::VerifyTlogProof(proof, holdfast::AsBytes(entry), origin, key);
+  if (!opened.ok()) {
+    return Fail("proof does not verify: " + ErrorText(opened.error()));
+  }
+  const auto parsed = tlog::ParseTlogProof(proof);
+  std::cout << "OK: entry " << parsed->index << " is in " << opened->checkpoint.origin
+            << " at size " << opened->checkpoint.size << " root "
+            << holdfast::Base64Encode(opened->checkpoint.root) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"holdfast-audit: verify Holdfast's public transparency logs"};
+  app.require_subcommand(1);
+  std::string url, dir, vkey, state, origin, proof_file, entry_file;
+
+  auto* log = app.add_subcommand("log", "verify a published log: checkpoint, tiles, entries");
+  auto* source = log->add_option_group("source");
+  source->add_option("--url", url, "base URL of the log (http:// or https://)");
+  source->add_option("--dir", dir, "directory holding the published log");
+  source->require_option(1);
+  log->add_option("--key", vkey, "the log's verifier key")->required();
+  log->add_option("--state", state, "file keeping the last verified checkpoint");
+  log->add_option("--origin", origin, "checkpoint origin (default: the key's name)");
+
+  auto* proof = app.add_subcommand("proof", "verify a c2sp.org/tlog-proof file for one entry");
+  proof->add_option("file", proof_file, "the proof file")->required();
+  proof->add_option("--key", vkey, "the log's verifier key")->required();
+  proof->add_option("--entry", entry_file, "file holding the entry's exact bytes")->required();
+  proof->add_option("--origin", origin, "checkpoint origin (default: the key's name)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kFailed;
+  }
+  auto key = tlog::NoteVerifier::Parse(vkey);
+  if (!key.ok()) {
+    return Fail("--key: " + ErrorText(key.error()));
+  }
+  if (origin.empty()) {
+    origin = key->name();
+  }
+  if (*log) {
+    return AuditLog(url, dir, *key, origin, state);
+  }
+  return VerifyProof(proof_file, entry_file, *key, origin);
+}
