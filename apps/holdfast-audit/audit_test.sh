@@ -3,6 +3,7 @@
 # loopback (port 0), and check that holdfast-audit accepts it and refuses every tampering,
 # rollback and fork. Usage: audit_test.sh HF_TLOG HOLDFAST_AUDIT
 set -euo pipefail
+. "$(dirname "$0")/../../scripts/lib/serve_static.sh"
 hf_tlog=$1
 audit=$2
 work=$(mktemp -d)
@@ -29,15 +30,9 @@ seq 1 700 | sed 's/^/decision /' | "$hf_tlog" append --db "$work/log.db" --key "
 # 1. A directory, then HTTP on loopback.
 out=$("$audit" log --dir "$work/pub" --key "$vkey" --state "$work/state")
 grep -q "^OK: audit.test/log size 700 " <<<"$out" || fail "dir audit: $out"
-python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$work/pub" >"$work/http.log" 2>&1 &
-server_pid=$!
-port=""
-for _ in $(seq 1 100); do
-  port=$(sed -nE 's/.*port ([0-9]+).*/\1/p' "$work/http.log" | head -1)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || fail "static server did not start: $(cat "$work/http.log")"
+serve_static "$work/pub" "$work/http.log" || fail "no static server"
+server_pid=$SERVER_PID
+port=$SERVER_PORT
 out=$("$audit" log --url "http://127.0.0.1:$port" --key "$vkey" --state "$work/state")
 grep -q "^OK: audit.test/log size 700 " <<<"$out" || fail "http audit: $out"
 expect_fail "cannot fetch checkpoint" "$audit" log --url "http://127.0.0.1:$port/nothing-here" --key "$vkey"
