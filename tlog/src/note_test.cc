@@ -278,6 +278,50 @@ TEST(Checkpoint, RoundTripAndOpen) {
             ErrorCode::kAuthenticationFailed);
 }
 
+TEST(Checkpoint, CarriesSeveralWitnessCosignatures) {
+  const NoteSigner log = MakeSigner("holdfast.example/log", NoteKeyType::kEd25519, 6);
+  const NoteSigner w1 = MakeSigner("witness.one/w", NoteKeyType::kCosignatureV1, 7);
+  const NoteSigner w2 = MakeSigner("witness.two/w", NoteKeyType::kCosignatureV1, 8);
+  const Checkpoint c{"holdfast.example/log", 7, HashLeaf(AsBytes("y")), {}};
+  const std::string signed_by_log = *SignCheckpoint(c, log);
+  // Witnesses add their cosignatures to the log's note, keeping the log's signature.
+  auto parsed = ParseNote(signed_by_log);
+  ASSERT_TRUE(parsed.ok());
+  const NoteSigner* witnesses[] = {&w1, &w2};
+  auto cosigned = SignNote(parsed->text, witnesses, parsed->signatures, 1'800'000'000);
+  ASSERT_TRUE(cosigned.ok());
+
+  const NoteVerifier both[] = {w1.Verifier(), w2.Verifier()};
+  auto opened = OpenCheckpoint(*cosigned, c.origin, log.Verifier(), both);
+  ASSERT_TRUE(opened.ok());
+  ASSERT_EQ(opened->note.verified.size(), 3u);
+  EXPECT_EQ(opened->note.verified[1].timestamp, 1'800'000'000u);
+  EXPECT_EQ(opened->note.verified[2].timestamp, 1'800'000'000u);
+  // Trusting one witness leaves the other's cosignature unverified but harmless.
+  const NoteVerifier one[] = {w1.Verifier()};
+  opened = OpenCheckpoint(*cosigned, c.origin, log.Verifier(), one);
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ(opened->note.verified.size(), 2u);
+  EXPECT_EQ(opened->note.unverified.size(), 1u);
+  // A cosignature over a different timestamp than it claims fails for a trusted witness.
+  std::string forged = *cosigned;
+  const size_t last = forged.rfind("\xE2\x80\x94 witness.two/w ");
+  ASSERT_NE(last, std::string::npos);
+  auto sig = ParseNote(forged)->signatures.back();
+  ByteWriter w;
+  w.WriteU32Be(sig.key_id);
+  w.WriteU64Be(1'800'000'001);
+  w.WriteBytes(ByteSpan(sig.signature).subspan(8));
+  forged = forged.substr(0, last) + "\xE2\x80\x94 witness.two/w " + Base64Encode(w.view()) + "\n";
+  EXPECT_EQ(OpenCheckpoint(forged, c.origin, log.Verifier(), both).code(),
+            ErrorCode::kAuthenticationFailed);
+  // Without the log's own signature, witnesses alone are not enough.
+  const NoteSigner* only_witnesses[] = {&w1};
+  auto witness_only = SignNote(parsed->text, only_witnesses, {}, 5);
+  EXPECT_EQ(OpenCheckpoint(*witness_only, c.origin, log.Verifier(), both).code(),
+            ErrorCode::kAuthenticationFailed);
+}
+
 TEST(Checkpoint, ParseRefusesMalformedText) {
   const std::string root = Base64Encode(EmptyRoot());
   for (const std::string& bad : std::vector<std::string>{
