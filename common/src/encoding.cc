@@ -60,6 +60,25 @@ Result<Bytes> HexDecode(std::string_view text) {
   return out;
 }
 
+Result<uint64_t> ParseDecimal(std::string_view text) {
+  const Error malformed{ErrorCode::kMalformed, "not a canonical decimal"};
+  if (text.empty() || (text.size() > 1 && text[0] == '0')) {
+    return malformed;
+  }
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') {
+      return malformed;
+    }
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - digit) / 10) {
+      return malformed;
+    }
+    v = v * 10 + digit;
+  }
+  return v;
+}
+
 std::string Base64Encode(ByteSpan bytes, Base64Variant variant) {
   const int v = SodiumVariant(variant);
   std::string out(sodium_base64_encoded_len(bytes.size(), v), '\0');

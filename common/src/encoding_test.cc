@@ -80,6 +80,16 @@ TEST(Base64, RejectsBytesAboveAscii) {
   }
 }
 
+TEST(ParseDecimal, AcceptsOnlyCanonicalU64) {
+  EXPECT_EQ(*ParseDecimal("0"), 0u);
+  EXPECT_EQ(*ParseDecimal("1234"), 1234u);
+  EXPECT_EQ(*ParseDecimal("18446744073709551615"), UINT64_MAX);
+  for (const char* bad : {"", "01", "00", "+1", "-1", " 1", "1 ", "1a", "18446744073709551616",
+                          "99999999999999999999"}) {
+    EXPECT_EQ(ParseDecimal(bad).code(), ErrorCode::kMalformed) << bad;
+  }
+}
+
 TEST(Base64, RandomRoundTrips) {
   DeterministicRng rng(7);
   for (size_t len = 0; len < 200; ++len) {

@@ -1,29 +1,10 @@
 #include "holdfast/tlog/checkpoint.h"
 
 #include <algorithm>
-#include <charconv>
 
 #include "holdfast/common/encoding.h"
 
 namespace holdfast::tlog {
-namespace {
-
-Result<uint64_t> ParseDecimal(std::string_view s) {
-  const Error malformed{ErrorCode::kMalformed, "checkpoint size"};
-  if (s.empty() || (s.size() > 1 && s[0] == '0') ||
-      !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return malformed;
-  }
-  uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || ptr != s.data() + s.size()) {
-    return malformed;
-  }
-  return v;
-}
-
-}  // namespace
-
 std::string Checkpoint::ToText() const {
   std::string out = origin + "\n" + std::to_string(size) + "\n" + Base64Encode(root) + "\n";
   for (const auto& ext : extensions) {
@@ -50,7 +31,11 @@ Result<Checkpoint> Checkpoint::Parse(std::string_view text) {
     return Error{ErrorCode::kMalformed, "empty origin"};
   }
   c.origin = std::string(lines[0]);
-  HF_ASSIGN_OR_RETURN(c.size, ParseDecimal(lines[1]));
+  auto size = ParseDecimal(lines[1]);
+  if (!size.ok()) {
+    return Error{ErrorCode::kMalformed, "checkpoint size"};
+  }
+  c.size = *size;
   auto root = Base64Decode(lines[2]);
   if (!root.ok() || root->size() != kHashBytes) {
     return Error{ErrorCode::kMalformed, "checkpoint root"};

@@ -1,7 +1,6 @@
 #include "holdfast/tlog/proof_file.h"
 
 #include <algorithm>
-#include <charconv>
 
 #include "holdfast/common/encoding.h"
 
@@ -19,19 +18,6 @@ Result<std::string_view> NextLine(std::string_view& rest) {
   const std::string_view line = rest.substr(0, nl);
   rest.remove_prefix(nl + 1);
   return line;
-}
-
-Result<uint64_t> ParseIndex(std::string_view s) {
-  if (s.empty() || (s.size() > 1 && s[0] == '0') ||
-      !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return kMalformedProof;
-  }
-  uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || ptr != s.data() + s.size()) {
-    return kMalformedProof;
-  }
-  return v;
 }
 
 }  // namespace
@@ -73,7 +59,11 @@ Result<TlogProof> ParseTlogProof(std::string_view text) {
   if (!line.starts_with("index ")) {
     return kMalformedProof;
   }
-  HF_ASSIGN_OR_RETURN(proof.index, ParseIndex(line.substr(6)));
+  auto index = ParseDecimal(line.substr(6));
+  if (!index.ok()) {
+    return kMalformedProof;
+  }
+  proof.index = *index;
   for (;;) {
     HF_ASSIGN_OR_RETURN(line, NextLine(rest));
     if (line.empty()) {

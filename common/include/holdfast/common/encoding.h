@@ -6,6 +6,7 @@
 #ifndef HOLDFAST_COMMON_ENCODING_H_
 #define HOLDFAST_COMMON_ENCODING_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,10 @@ enum class Base64Variant {
 std::string HexEncode(ByteSpan bytes);
 // HexDecode accepts lower- or upper-case hex of even length and nothing else.
 Result<Bytes> HexDecode(std::string_view text);
+
+// ParseDecimal reads a canonical unsigned decimal: digits only, no sign, no leading zeros
+// ("0" itself is fine), at most 2^64 - 1. Anything else is kMalformed.
+Result<uint64_t> ParseDecimal(std::string_view text);
 
 std::string Base64Encode(ByteSpan bytes, Base64Variant variant = Base64Variant::kStandard);
 Result<Bytes> Base64Decode(std::string_view text, Base64Variant variant = Base64Variant::kStandard);
