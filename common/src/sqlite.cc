@@ -15,7 +15,7 @@ Error Fail(int rc) {
 
 }  // namespace
 
-Result<SqliteDb> SqliteDb::Open(const std::string& path) {
+Result<SqliteDb> SqliteDb::Open(const std::string& path, int page_size) {
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -24,6 +24,9 @@ Result<SqliteDb> SqliteDb::Open(const std::string& path) {
     return Error{ErrorCode::kStorageFailure, "cannot open database"};
   }
   sqlite3_busy_timeout(db, 5000);
+  if (page_size > 0) {
+    HF_RETURN_IF_ERROR(out.Exec("PRAGMA page_size=" + std::to_string(page_size)));
+  }
   HF_RETURN_IF_ERROR(out.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
   return out;
 }

@@ -16,13 +16,15 @@ namespace {
 using internal::FatalLibraryError;
 
 template <size_t N>
-std::array<uint8_t, N> DigestOneShot(const EVP_MD* md, ByteSpan data) {
+std::array<uint8_t, N> DigestOneShot(const EVP_MD* md, std::initializer_list<ByteSpan> parts) {
   std::array<uint8_t, N> out;
   EVP_MD_CTX* ctx = internal::ThreadMdCtx();
   unsigned int len = 0;
-  if (EVP_DigestInit_ex2(ctx, md, nullptr) != 1 ||
-      EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx, out.data(), &len) != 1 || len != N) {
+  bool ok = EVP_DigestInit_ex2(ctx, md, nullptr) == 1;
+  for (ByteSpan part : parts) {
+    ok = ok && EVP_DigestUpdate(ctx, part.data(), part.size()) == 1;
+  }
+  if (!ok || EVP_DigestFinal_ex(ctx, out.data(), &len) != 1 || len != N) {
     FatalLibraryError("digest");
   }
   return out;
@@ -77,11 +79,15 @@ void MacInto(ByteSpan key, std::initializer_list<ByteSpan> pieces, uint8_t* out)
 }  // namespace
 
 Sha256Digest Sha256(ByteSpan data) {
-  return DigestOneShot<kSha256Bytes>(internal::Sha256Md(), data);
+  return DigestOneShot<kSha256Bytes>(internal::Sha256Md(), {data});
+}
+
+Sha256Digest Sha256(std::initializer_list<ByteSpan> parts) {
+  return DigestOneShot<kSha256Bytes>(internal::Sha256Md(), parts);
 }
 
 Sha512Digest Sha512(ByteSpan data) {
-  return DigestOneShot<kSha512Bytes>(internal::Sha512Md(), data);
+  return DigestOneShot<kSha512Bytes>(internal::Sha512Md(), {data});
 }
 
 template <size_t DigestBytes>

@@ -1,6 +1,7 @@
 #include "holdfast/tlog/log.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdio>
 
 namespace holdfast::tlog {
@@ -302,8 +303,78 @@ Result<std::shared_ptr<const Bytes>> Log::ReadTile(const TileKey& key) const {
   return shared;
 }
 
+// ProofReader answers a proof's node questions with mu_ held for the whole proof, and
+// remembers the incomplete right-edge ranges of the tree size being proved.
+class Log::ProofReader final : public NodeReader {
+ public:
+  ProofReader(const Log& log, uint64_t tree_size) : log_(log), tree_size_(tree_size) {
+    if (log_.edge_ranges_size_ != tree_size_) {
+      log_.edge_ranges_.clear();
+      log_.edge_ranges_size_ = tree_size_;
+    }
+  }
+  Result<Hash> Node(uint32_t level, uint64_t index) const override {
+    if (level < memo_.path_levels && index == ((memo_.path_leaf >> level) ^ 1)) {
+      return memo_.path[level];
+    }
+    return log_.NodeLocked(level, index, &memo_);
+  }
+
+  // PrefetchPath reads, in one storage call, the siblings on leaf m's path inside its
+  // bottom tile. At a large log that tile is rarely cached, and the proof needs only these
+  // eight hashes of its 510.
+  void PrefetchPath(uint64_t m) const {
+    const uint64_t tile_index = m / kTileWidth;
+    if (log_.edge_.empty() || tile_index == log_.edge_[0].index ||
+        log_.cache_.count(CacheKey({0, tile_index})) != 0) {
+      return;  // in memory already
+    }
+    std::array<size_t, kTileHeight> offsets;
+    uint32_t levels = 0;
+    for (uint32_t b = 0; b < kTileHeight; ++b) {
+      const uint64_t sibling = (m >> b) ^ 1;
+      if (((sibling + 1) << b) > tree_size_) {
+        break;  // from here up the path leaves the complete part of the tile
+      }
+      const uint64_t j = sibling & ((uint64_t{1} << (kTileHeight - b)) - 1);
+      offsets[levels++] = 2 + (LevelOffset(kTileWidth, b) + j) * kHashBytes;
+    }
+    if (levels == 0) {
+      return;
+    }
+    MutableByteSpan out(memo_.path[0].data(), levels * kHashBytes);
+    if (log_.storage_
+            ->ReadTileSlices({0, tile_index}, std::span(offsets).first(levels), kHashBytes, out)
+            .ok()) {
+      memo_.path_leaf = m;
+      memo_.path_levels = levels;
+    }
+  }
+  Result<Hash> Range(uint64_t begin, uint64_t end) const override {
+    const uint64_t n = end - begin;
+    if (end != tree_size_ || (std::has_single_bit(n) && begin % n == 0)) {
+      return NodeReader::Range(begin, end);
+    }
+    if (auto it = log_.edge_ranges_.find(begin); it != log_.edge_ranges_.end()) {
+      return it->second;
+    }
+    HF_ASSIGN_OR_RETURN(const Hash h, NodeReader::Range(begin, end));
+    log_.edge_ranges_.emplace(begin, h);
+    return h;
+  }
+
+ private:
+  const Log& log_;
+  uint64_t tree_size_;
+  mutable TileMemo memo_;
+};
+
 Result<Hash> Log::Node(uint32_t level, uint64_t index) const {
   std::lock_guard lock(mu_);
+  return NodeLocked(level, index);
+}
+
+Result<Hash> Log::NodeLocked(uint32_t level, uint64_t index, TileMemo* memo) const {
   if (level >= 64 || index >= (size_ >> level)) {
     return Error{ErrorCode::kNotFound, "no such complete subtree"};
   }
@@ -313,8 +384,18 @@ Result<Hash> Log::Node(uint32_t level, uint64_t index) const {
   if (t < edge_.size() && tile_index == edge_[t].index) {
     return edge_[t].levels[b][j];
   }
-  HF_ASSIGN_OR_RETURN(const auto blob, ReadTile({t, tile_index}));
-  HF_ASSIGN_OR_RETURN(const uint64_t width, StoredTileWidth(*blob));
+  std::shared_ptr<const Bytes> blob;
+  const TileKey key{t, tile_index};
+  if (memo != nullptr && memo->key == CacheKey(key)) {
+    blob = memo->tile;
+  } else {
+    HF_ASSIGN_OR_RETURN(blob, ReadTile(key));
+    if (memo != nullptr) {
+      *memo = TileMemo{CacheKey(key), blob};
+    }
+  }
+  // ReadTile checked the stored width; only full tiles are off the right edge.
+  const uint64_t width = ByteReader(*blob).ReadU16Be().value();
   if (j >= (width >> b)) {
     return Error{ErrorCode::kStorageFailure, "tile is missing a node"};
   }
@@ -322,17 +403,24 @@ Result<Hash> Log::Node(uint32_t level, uint64_t index) const {
 }
 
 Result<std::vector<Hash>> Log::Inclusion(uint64_t index, uint64_t tree_size) const {
-  if (tree_size > size()) {
+  std::lock_guard lock(mu_);
+  if (tree_size > size_) {
     return Error{ErrorCode::kInvalidArgument, "tree size beyond the log"};
   }
-  return InclusionProof(*this, index, tree_size);
+  const ProofReader reader(*this, tree_size);
+  if (index < tree_size) {
+    reader.PrefetchPath(index);
+  }
+  return InclusionProof(reader, index, tree_size);
 }
 
 Result<std::vector<Hash>> Log::Consistency(uint64_t size1, uint64_t size2) const {
-  if (size2 > size()) {
+  std::lock_guard lock(mu_);
+  if (size2 > size_) {
     return Error{ErrorCode::kInvalidArgument, "tree size beyond the log"};
   }
-  return ConsistencyProof(*this, size1, size2);
+  // Consistency proofs mix ranges ending at size1 and at size2; remember those of size2.
+  return ConsistencyProof(ProofReader(*this, size2), size1, size2);
 }
 
 Result<Bytes> Log::HashTile(uint32_t level, uint64_t index, uint64_t tree_size) const {

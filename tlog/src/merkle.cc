@@ -14,19 +14,6 @@ constexpr uint8_t kNodePrefix = 0x01;
 // LargestPowerOfTwoBelow returns the largest power of two strictly less than n (n >= 2).
 uint64_t LargestPowerOfTwoBelow(uint64_t n) { return std::bit_floor(n - 1); }
 
-// SubtreeHash is MTH(D[begin:end]) for the ranges that RFC 9162's recursions produce, where
-// `begin` is a multiple of the largest power of two below end - begin.
-Result<Hash> SubtreeHash(const NodeReader& nodes, uint64_t begin, uint64_t end) {
-  const uint64_t n = end - begin;
-  if (std::has_single_bit(n) && begin % n == 0) {
-    return nodes.Node(static_cast<uint32_t>(std::countr_zero(n)), begin / n);
-  }
-  const uint64_t k = LargestPowerOfTwoBelow(n);
-  HF_ASSIGN_OR_RETURN(const Hash left, SubtreeHash(nodes, begin, begin + k));
-  HF_ASSIGN_OR_RETURN(const Hash right, SubtreeHash(nodes, begin + k, end));
-  return HashChildren(left, right);
-}
-
 // AppendPath writes PATH(m, D[begin:end]) (RFC 9162 section 2.1.3.1), bottom-up.
 Result<void> AppendPath(const NodeReader& nodes, uint64_t m, uint64_t begin, uint64_t end,
                         std::vector<Hash>& out) {
@@ -36,11 +23,11 @@ Result<void> AppendPath(const NodeReader& nodes, uint64_t m, uint64_t begin, uin
   const uint64_t k = LargestPowerOfTwoBelow(end - begin);
   if (m < begin + k) {
     HF_RETURN_IF_ERROR(AppendPath(nodes, m, begin, begin + k, out));
-    HF_ASSIGN_OR_RETURN(const Hash sibling, SubtreeHash(nodes, begin + k, end));
+    HF_ASSIGN_OR_RETURN(const Hash sibling, nodes.Range(begin + k, end));
     out.push_back(sibling);
   } else {
     HF_RETURN_IF_ERROR(AppendPath(nodes, m, begin + k, end, out));
-    HF_ASSIGN_OR_RETURN(const Hash sibling, SubtreeHash(nodes, begin, begin + k));
+    HF_ASSIGN_OR_RETURN(const Hash sibling, nodes.Range(begin, begin + k));
     out.push_back(sibling);
   }
   return Ok();
@@ -53,7 +40,7 @@ Result<void> AppendSubproof(const NodeReader& nodes, uint64_t m, uint64_t begin,
   const uint64_t n = end - begin;
   if (m == n) {
     if (!complete) {
-      HF_ASSIGN_OR_RETURN(const Hash h, SubtreeHash(nodes, begin, end));
+      HF_ASSIGN_OR_RETURN(const Hash h, nodes.Range(begin, end));
       out.push_back(h);
     }
     return Ok();
@@ -61,11 +48,11 @@ Result<void> AppendSubproof(const NodeReader& nodes, uint64_t m, uint64_t begin,
   const uint64_t k = LargestPowerOfTwoBelow(n);
   if (m <= k) {
     HF_RETURN_IF_ERROR(AppendSubproof(nodes, m, begin, begin + k, complete, out));
-    HF_ASSIGN_OR_RETURN(const Hash right, SubtreeHash(nodes, begin + k, end));
+    HF_ASSIGN_OR_RETURN(const Hash right, nodes.Range(begin + k, end));
     out.push_back(right);
   } else {
     HF_RETURN_IF_ERROR(AppendSubproof(nodes, m - k, begin + k, end, false, out));
-    HF_ASSIGN_OR_RETURN(const Hash left, SubtreeHash(nodes, begin, begin + k));
+    HF_ASSIGN_OR_RETURN(const Hash left, nodes.Range(begin, begin + k));
     out.push_back(left);
   }
   return Ok();
@@ -79,19 +66,25 @@ bool SameBytes(ByteSpan a, ByteSpan b) {
 
 }  // namespace
 
+Result<Hash> NodeReader::Range(uint64_t begin, uint64_t end) const {
+  const uint64_t n = end - begin;
+  if (std::has_single_bit(n) && begin % n == 0) {
+    return Node(static_cast<uint32_t>(std::countr_zero(n)), begin / n);
+  }
+  const uint64_t k = LargestPowerOfTwoBelow(n);
+  HF_ASSIGN_OR_RETURN(const Hash left, Range(begin, begin + k));
+  HF_ASSIGN_OR_RETURN(const Hash right, Range(begin + k, end));
+  return HashChildren(left, right);
+}
+
 Hash HashLeaf(ByteSpan leaf) {
-  crypto::Sha256Hasher h;
-  const uint8_t prefix = kLeafPrefix;
-  h.Update(ByteSpan(&prefix, 1)).Update(leaf);
-  return h.Finish();
+  static constexpr uint8_t kPrefix[1] = {kLeafPrefix};
+  return crypto::Sha256({kPrefix, leaf});
 }
 
 Hash HashChildren(const Hash& left, const Hash& right) {
-  std::array<uint8_t, 1 + 2 * kHashBytes> buf;
-  buf[0] = kNodePrefix;
-  std::copy(left.begin(), left.end(), buf.begin() + 1);
-  std::copy(right.begin(), right.end(), buf.begin() + 1 + kHashBytes);
-  return crypto::Sha256(buf);
+  static constexpr uint8_t kPrefix[1] = {kNodePrefix};
+  return crypto::Sha256({kPrefix, left, right});
 }
 
 Hash EmptyRoot() { return crypto::Sha256({}); }
@@ -109,7 +102,7 @@ Result<Hash> RootHash(const NodeReader& nodes, uint64_t size) {
   if (size == 0) {
     return EmptyRoot();
   }
-  return SubtreeHash(nodes, 0, size);
+  return nodes.Range(0, size);
 }
 
 Result<std::vector<Hash>> InclusionProof(const NodeReader& nodes, uint64_t index, uint64_t size) {

@@ -23,8 +23,9 @@ class SqliteStatement;
 class SqliteDb {
  public:
   // Open opens (creating if needed) the database at `path` in WAL mode with
-  // synchronous=FULL, so a committed transaction survives power loss.
-  static Result<SqliteDb> Open(const std::string& path);
+  // synchronous=FULL, so a committed transaction survives power loss. A non-zero
+  // `page_size` applies to a database being created (SQLite fixes it in WAL mode).
+  static Result<SqliteDb> Open(const std::string& path, int page_size = 0);
   SqliteDb(SqliteDb&&) noexcept;
   SqliteDb& operator=(SqliteDb&&) noexcept;
   ~SqliteDb();

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
 #include "holdfast/common/bytes.h"
 #include "holdfast/common/result.h"
@@ -23,8 +24,10 @@ inline constexpr size_t kHkdfSha256MaxOutputBytes = 255 * kSha256Bytes;
 using Sha256Digest = std::array<uint8_t, kSha256Bytes>;
 using Sha512Digest = std::array<uint8_t, kSha512Bytes>;
 
-// Sha256 and Sha512 hash `data` in one call.
+// Sha256 and Sha512 hash `data` in one call, on a digest context reused per thread.
 Sha256Digest Sha256(ByteSpan data);
+// Sha256 of the concatenation of `parts`, without copying them together.
+Sha256Digest Sha256(std::initializer_list<ByteSpan> parts);
 Sha512Digest Sha512(ByteSpan data);
 
 // Hasher computes a digest over several pieces. Finish may be called once; afterwards the

@@ -2,7 +2,7 @@
 //
 // Storage layout. Tree levels are grouped eight at a time into tiles, as in C2SP
 // tlog-tiles: tile (T, N) covers tree levels 8T..8T+7 under 256 consecutive nodes of level
-// 8T. Holdfast stores each tile with all eight of its levels (at most 511 hashes, 16 KiB),
+// 8T. Holdfast stores each tile with all eight of its levels (at most 510 hashes, 16 KiB),
 // so any node is one lookup away and an inclusion proof from a 10M-leaf log touches about
 // four tiles. The C2SP hash tile (T, N) is the stored tile's first level. Entries are kept
 // in C2SP entry bundles of 256.
@@ -90,6 +90,19 @@ class Log final : public NodeReader {
   void PushNode(uint32_t tile_level, const Hash& h, LogBatch& batch);
   Result<std::shared_ptr<const Bytes>> ReadTile(const TileKey& key) const;
   Hash ComputeRoot() const;
+  // TileMemo remembers the last stored tile one proof read: a proof asks for up to eight
+  // nodes of the same tile in a row.
+  struct TileMemo {
+    uint64_t key = UINT64_MAX;
+    std::shared_ptr<const Bytes> tile;
+    // The audit path's nodes in the leaf's own bottom tile, read without the rest of it.
+    uint64_t path_leaf = UINT64_MAX;
+    uint32_t path_levels = 0;
+    std::array<Hash, kTileHeight> path{};
+  };
+  // NodeLocked is Node() with mu_ already held.
+  Result<Hash> NodeLocked(uint32_t level, uint64_t index, TileMemo* memo = nullptr) const;
+  class ProofReader;
 
   std::unique_ptr<LogStorage> storage_;
   LogOptions options_;
@@ -100,6 +113,10 @@ class Log final : public NodeReader {
   std::vector<EdgeTile> edge_;       // GUARDED_BY(mu_): one per tile level
   std::vector<Bytes> edge_entries_;  // GUARDED_BY(mu_): the partial entry bundle
 
+  // The right-edge ranges [begin, edge_ranges_size_) that proofs for that tree size need,
+  // so that each is hashed once per size rather than once per proof.
+  mutable uint64_t edge_ranges_size_ = 0;                   // GUARDED_BY(mu_)
+  mutable std::unordered_map<uint64_t, Hash> edge_ranges_;  // GUARDED_BY(mu_)
   // Read cache: LRU of stored tiles.
   mutable std::list<std::pair<uint64_t, std::shared_ptr<const Bytes>>> lru_;  // GUARDED_BY(mu_)
   mutable std::unordered_map<uint64_t, decltype(lru_)::iterator> cache_;      // GUARDED_BY(mu_)

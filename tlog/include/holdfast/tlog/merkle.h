@@ -35,6 +35,11 @@ class NodeReader {
  public:
   virtual ~NodeReader() = default;
   virtual Result<Hash> Node(uint32_t level, uint64_t index) const = 0;
+  // Range returns MTH(D[begin:end]) for the ranges RFC 9162's proofs ask for, where `begin`
+  // is a multiple of the largest power of two below end - begin. The default builds it from
+  // Node(); a reader may remember the incomplete ranges at the tree's right edge, which
+  // every proof at one tree size asks for again.
+  virtual Result<Hash> Range(uint64_t begin, uint64_t end) const;
 };
 
 // RootHash computes the root of the first `size` leaves.

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,11 @@ class LogStorage {
   virtual Result<uint64_t> Size() = 0;
   // ReadTile and ReadBundle return kNotFound for absent items.
   virtual Result<Bytes> ReadTile(const TileKey& key) = 0;
+  // ReadTileSlices copies `length` bytes at each of `offsets` of a stored tile into `out`
+  // (which holds offsets.size() * length bytes), without copying the rest of the tile. An
+  // offset past the end is kStorageFailure. The default reads the whole tile.
+  virtual Result<void> ReadTileSlices(const TileKey& key, std::span<const size_t> offsets,
+                                      size_t length, MutableByteSpan out);
   virtual Result<Bytes> ReadBundle(uint64_t index) = 0;
   // ReadCheckpoint returns the most recent signed checkpoint (kNotFound when none).
   virtual Result<std::string> ReadCheckpoint() = 0;
