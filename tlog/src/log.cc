@@ -170,6 +170,7 @@ void Log::PushNode(uint32_t tile_level, const Hash& h, LogBatch& batch) {
   }
   EdgeTile& tile = edge_[tile_level];
   tile.levels[0].push_back(h);
+  tile.dirty = true;
   for (uint32_t k = 0; tile.levels[k].size() % 2 == 0; ++k) {
     const auto& row = tile.levels[k];
     const Hash parent = HashChildren(row[row.size() - 2], row[row.size() - 1]);
@@ -217,11 +218,13 @@ Result<uint64_t> Log::Append(std::span<const ByteSpan> entries, const NoteSigner
     ++batch.new_size;  // counts the appended entries until it becomes the new size below
   }
   batch.new_size += size_;
+  // Upper edge tiles change only when a tile below them fills; store only what changed.
   for (uint32_t t = 0; t < edge_.size(); ++t) {
-    const EdgeTile& tile = edge_[t];
-    if (tile.levels[0].empty()) {
+    EdgeTile& tile = edge_[t];
+    if (tile.levels[0].empty() || !tile.dirty) {
       continue;
     }
+    tile.dirty = false;
     ByteWriter w;
     w.WriteU16Be(static_cast<uint16_t>(tile.levels[0].size()));
     for (const auto& level : tile.levels) {

@@ -80,6 +80,7 @@ class Log final : public NodeReader {
   struct EdgeTile {
     uint64_t index = 0;
     std::array<std::vector<Hash>, kTileHeight> levels;
+    bool dirty = false;  // changed since it was last stored
   };
 
   Log(std::unique_ptr<LogStorage> storage, LogOptions options)
