@@ -7,7 +7,8 @@ packages=(
   # Toolchain.
   build-essential cmake ninja-build pkg-config ccache git
   # Libraries (DESIGN.md "Components and dependencies").
-  libsodium-dev libssl-dev libsqlite3-dev libboost-dev nlohmann-json3-dev libcli11-dev
+  libsodium-dev libssl-dev libsqlite3-dev libboost-dev libprotobuf-dev protobuf-compiler
+  nlohmann-json3-dev libcli11-dev
   # Tests and benchmarks; libsignal-protocol-c is the interop peer, never shipped.
   libgtest-dev libgmock-dev libbenchmark-dev libsignal-protocol-c-dev
   # Fuzzing (libFuzzer ships with clang's runtime) and benchmark reports.

@@ -31,6 +31,16 @@ std::string_view ErrorName(ErrorCode code) {
       return "weak_key";
     case ErrorCode::kCryptoFailure:
       return "crypto_failure";
+    case ErrorCode::kDuplicateMessage:
+      return "duplicate_message";
+    case ErrorCode::kUntrustedIdentity:
+      return "untrusted_identity";
+    case ErrorCode::kUnknownPreKey:
+      return "unknown_prekey";
+    case ErrorCode::kInvalidSignature:
+      return "invalid_signature";
+    case ErrorCode::kNoSession:
+      return "no_session";
     case ErrorCode::kNotFound:
       return "not_found";
     case ErrorCode::kAlreadyExists:
@@ -69,6 +79,16 @@ std::string_view ErrorMessage(ErrorCode code) {
       return "key agreement produced a degenerate secret";
     case ErrorCode::kCryptoFailure:
       return "cryptographic library failure";
+    case ErrorCode::kDuplicateMessage:
+      return "message already received";
+    case ErrorCode::kUntrustedIdentity:
+      return "the contact's identity key changed";
+    case ErrorCode::kUnknownPreKey:
+      return "unknown prekey";
+    case ErrorCode::kInvalidSignature:
+      return "signature does not verify";
+    case ErrorCode::kNoSession:
+      return "no session with this contact";
     case ErrorCode::kNotFound:
       return "not found";
     case ErrorCode::kAlreadyExists:

@@ -56,8 +56,12 @@ TEST(Error, NamesAndMessagesAreStableAndDistinct) {
       ErrorCode::kInvalidEncoding,    ErrorCode::kInvalidArgument,
       ErrorCode::kUnsupportedVersion, ErrorCode::kAuthenticationFailed,
       ErrorCode::kInvalidKey,         ErrorCode::kWeakKey,
-      ErrorCode::kCryptoFailure,      ErrorCode::kNotFound,
-      ErrorCode::kAlreadyExists,      ErrorCode::kStorageFailure, ErrorCode::kUnavailable, ErrorCode::kInvalidProof,
+      ErrorCode::kDuplicateMessage,   ErrorCode::kUntrustedIdentity,
+      ErrorCode::kUnknownPreKey,      ErrorCode::kInvalidSignature,
+      ErrorCode::kNoSession,          ErrorCode::kCryptoFailure,
+      ErrorCode::kNotFound,           ErrorCode::kAlreadyExists,
+      ErrorCode::kStorageFailure,     ErrorCode::kUnavailable,
+      ErrorCode::kInvalidProof,
   };
   std::set<std::string_view> names;
   for (ErrorCode c : all) {

@@ -26,6 +26,11 @@ enum class ErrorCode : uint16_t {
   kInvalidKey = 201,            // key bytes are not a valid key of the expected type
   kWeakKey = 202,               // key agreement produced a degenerate (all-zero) secret
   kCryptoFailure = 203,         // the underlying library failed (out of memory, bad build)
+  kDuplicateMessage = 204,      // a message whose key was already used (replay)
+  kUntrustedIdentity = 205,     // a peer's identity key changed and the user has not accepted it
+  kUnknownPreKey = 206,         // a prekey message names a prekey we do not have (any more)
+  kInvalidSignature = 207,      // a signed prekey or sender-key signature does not verify
+  kNoSession = 208,             // no session with this peer
   // 3xx: state and storage.
   kNotFound = 300,
   kAlreadyExists = 301,

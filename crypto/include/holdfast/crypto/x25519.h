@@ -23,6 +23,9 @@ inline constexpr size_t kSignalPublicKeyBytes = 1 + kX25519KeyBytes;
 // X25519PublicKey is a Curve25519 u-coordinate. It is public, so it copies freely.
 class X25519PublicKey {
  public:
+  // A default key is all zeros: a small-order point that agreement refuses (kWeakKey), so
+  // a key left unset cannot be used by mistake.
+  X25519PublicKey() : u_{} {}
   // Parse reads Signal's 33-byte form. A missing or different type byte, or a different
   // length, is kInvalidKey.
   static Result<X25519PublicKey> Parse(ByteSpan serialized);

@@ -1,0 +1,242 @@
+// The Signal Protocol against libsignal-protocol-c 2.3.3 (Debian's libsignal-protocol-c-dev),
+// in both directions: the peer starts a session from our bundle, and we start one from its.
+#include <gtest/gtest.h>
+#include <signal/signal_protocol.h>
+
+#include <string>
+
+#include "holdfast/common/rng.h"
+#include "holdfast/crypto/random.h"
+#include "holdfast/signal/session.h"
+#include "holdfast/testing/libsignal_party.h"
+#include "test_party.h"
+
+namespace holdfast::signal {
+namespace {
+
+using testing::LibsignalParty;
+using testing::PeerBundle;
+using testing::PeerMessage;
+
+constexpr int kPreKeyType = 3;
+constexpr int kSignalType = 2;
+
+std::string Str(ByteSpan b) { return std::string(b.begin(), b.end()); }
+
+PeerBundle OurBundleForPeer(const Party& us, Rng& rng, std::optional<uint32_t> pre_key_id) {
+  const PreKeyBundle b = us.Bundle(rng, pre_key_id);
+  PeerBundle p;
+  p.registration_id = b.registration_id;
+  p.pre_key_id = b.pre_key_id.value_or(0);
+  if (b.pre_key) {
+    p.pre_key = ToBytes(b.pre_key->Serialize());
+  }
+  p.signed_pre_key_id = b.signed_pre_key_id;
+  p.signed_pre_key = ToBytes(b.signed_pre_key.Serialize());
+  p.signed_pre_key_signature = b.signed_pre_key_signature;
+  p.identity_key = ToBytes(b.identity_key.Serialize());
+  return p;
+}
+
+PreKeyBundle PeerBundleForUs(const PeerBundle& p) {
+  PreKeyBundle b;
+  b.registration_id = p.registration_id;
+  if (p.pre_key_id != 0) {
+    b.pre_key_id = p.pre_key_id;
+    b.pre_key = *crypto::X25519PublicKey::Parse(p.pre_key);
+  }
+  b.signed_pre_key_id = p.signed_pre_key_id;
+  b.signed_pre_key = *crypto::X25519PublicKey::Parse(p.signed_pre_key);
+  b.signed_pre_key_signature = p.signed_pre_key_signature;
+  b.identity_key = *crypto::X25519PublicKey::Parse(p.identity_key);
+  return b;
+}
+
+Ciphertext ToOurs(const PeerMessage& m) {
+  return Ciphertext{m.type == kPreKeyType ? MessageType::kPreKey : MessageType::kMessage, m.body};
+}
+
+PeerMessage ToPeers(const Ciphertext& c) {
+  return PeerMessage{c.type == MessageType::kPreKey ? kPreKeyType : kSignalType, c.body};
+}
+
+// Each test runs twice: the peer starts the session (from our bundle), or we do.
+class Interop : public ::testing::TestWithParam<bool> {
+ protected:
+  bool peer_starts() const { return GetParam(); }
+
+  void Start() {
+    if (peer_starts()) {
+      ASSERT_EQ(peer.ProcessBundle("us", OurBundleForPeer(us, rng, 101)), SG_SUCCESS);
+      ASSERT_EQ(Str(PeerToUs("hello from libsignal")), "hello from libsignal");
+      EXPECT_EQ(us.one_time.count(101), 0u);
+    } else {
+      ASSERT_TRUE(us.session
+                      .ProcessBundle(us.identity, us.registration_id,
+                                     PeerBundleForUs(peer.MakeBundle(77)), rng)
+                      .ok());
+      ASSERT_EQ(UsToPeer("hello from holdfast"), "hello from holdfast");
+      EXPECT_EQ(peer.pre_keys_.count(77), 0u) << "the peer consumed its one-time prekey";
+    }
+  }
+
+  PeerMessage PeerSend(const std::string& text) {
+    PeerMessage m;
+    EXPECT_EQ(peer.Encrypt("us", AsBytes(text), &m), SG_SUCCESS);
+    return m;
+  }
+  Bytes PeerToUs(const std::string& text) {
+    auto got = us.Receive(ToOurs(PeerSend(text)), rng);
+    EXPECT_TRUE(got.ok()) << ErrorName(got.code());
+    return got.ok() ? ToBytes(got->span()) : Bytes{};
+  }
+  std::string UsToPeer(const std::string& text) {
+    auto c = us.session.Encrypt(AsBytes(text));
+    EXPECT_TRUE(c.ok());
+    Bytes out;
+    EXPECT_EQ(peer.Decrypt("us", ToPeers(*c), &out), SG_SUCCESS);
+    return Str(out);
+  }
+
+  crypto::SystemRng rng;
+  Party us{rng, 4242};
+  LibsignalParty peer{5151};
+};
+
+TEST_P(Interop, ThousandMessagesChangingDirectionAtRandom) {
+  Start();
+  DeterministicRng turns(11);
+  for (int i = 0; i < 1000; ++i) {
+    const std::string text = "message " + std::to_string(i) + std::string(turns.Uniform(200), 'x');
+    if (turns.Uniform(2) == 0) {
+      ASSERT_EQ(Str(PeerToUs(text)), text) << i;
+    } else {
+      ASSERT_EQ(UsToPeer(text), text) << i;
+    }
+  }
+}
+
+TEST_P(Interop, OutOfOrderAndLostMessagesBothWays) {
+  Start();
+  ASSERT_EQ(UsToPeer("ack"), "ack");
+  ASSERT_EQ(Str(PeerToUs("ack")), "ack");
+  for (int round = 0; round < 5; ++round) {
+    // Peer -> us: five messages, delivered 4, 2, 0, 3; message 1 is lost.
+    std::vector<PeerMessage> theirs;
+    for (int i = 0; i < 5; ++i) {
+      theirs.push_back(PeerSend("p" + std::to_string(i)));
+    }
+    for (int i : {4, 2, 0, 3}) {
+      auto got = us.Receive(ToOurs(theirs[i]), rng);
+      ASSERT_TRUE(got.ok()) << round << " " << i << " " << ErrorName(got.code());
+      ASSERT_EQ(Str(got->span()), "p" + std::to_string(i));
+    }
+    // Us -> peer, across a ratchet step: two before and two after the peer's reply.
+    std::vector<Ciphertext> ours;
+    ours.push_back(*us.session.Encrypt(AsBytes("u0")));
+    ours.push_back(*us.session.Encrypt(AsBytes("u1")));
+    Bytes out;
+    ASSERT_EQ(peer.Decrypt("us", ToPeers(ours[1]), &out), SG_SUCCESS);
+    ASSERT_EQ(Str(PeerToUs("turn")), "turn");
+    ours.push_back(*us.session.Encrypt(AsBytes("u2")));
+    ASSERT_EQ(peer.Decrypt("us", ToPeers(ours[2]), &out), SG_SUCCESS);
+    ASSERT_EQ(Str(out), "u2");
+    ASSERT_EQ(peer.Decrypt("us", ToPeers(ours[0]), &out), SG_SUCCESS) << "old chain, late";
+    ASSERT_EQ(Str(out), "u0");
+  }
+}
+
+TEST_P(Interop, DuplicatesFailAndTheSessionGoesOn) {
+  Start();
+  const PeerMessage m = PeerSend("once");
+  ASSERT_TRUE(us.Receive(ToOurs(m), rng).ok());
+  EXPECT_EQ(us.Receive(ToOurs(m), rng).code(), ErrorCode::kDuplicateMessage);
+  ASSERT_EQ(Str(PeerToUs("after")), "after");
+
+  const Ciphertext c = *us.session.Encrypt(AsBytes("twice"));
+  Bytes out;
+  ASSERT_EQ(peer.Decrypt("us", ToPeers(c), &out), SG_SUCCESS);
+  EXPECT_EQ(peer.Decrypt("us", ToPeers(c), &out), SG_ERR_DUPLICATE_MESSAGE);
+  ASSERT_EQ(UsToPeer("after"), "after");
+}
+
+TEST_P(Interop, TamperedBodyAndMacFailBothWays) {
+  Start();
+  ASSERT_EQ(UsToPeer("ack"), "ack");
+  PeerMessage m = PeerSend("secret");
+  PeerMessage bad_mac = m;
+  bad_mac.body.back() ^= 0x01;
+  EXPECT_EQ(us.Receive(ToOurs(bad_mac), rng).code(), ErrorCode::kAuthenticationFailed);
+  PeerMessage bad_body = m;
+  bad_body.body[bad_body.body.size() - 12] ^= 0x01;
+  EXPECT_EQ(us.Receive(ToOurs(bad_body), rng).code(), ErrorCode::kAuthenticationFailed);
+  ASSERT_EQ(Str(us.Receive(ToOurs(m), rng)->span()), "secret");
+
+  Ciphertext c = *us.session.Encrypt(AsBytes("secret"));
+  Bytes out;
+  Ciphertext c_mac = {c.type, c.body};
+  c_mac.body.back() ^= 0x80;
+  EXPECT_EQ(peer.Decrypt("us", ToPeers(c_mac), &out), SG_ERR_INVALID_MESSAGE);
+  Ciphertext c_body = {c.type, c.body};
+  c_body.body[c_body.body.size() - 12] ^= 0x80;
+  EXPECT_EQ(peer.Decrypt("us", ToPeers(c_body), &out), SG_ERR_INVALID_MESSAGE);
+  ASSERT_EQ(peer.Decrypt("us", ToPeers(c), &out), SG_SUCCESS);
+  ASSERT_EQ(Str(out), "secret");
+}
+
+INSTANTIATE_TEST_SUITE_P(PeerStartsOrWeStart, Interop, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "PeerStarts" : "WeStart";
+                         });
+
+TEST(InteropSetup, BadSignedPreKeySignaturesAreRefusedBothWays) {
+  crypto::SystemRng rng;
+  Party us(rng, 1);
+  LibsignalParty peer(2);
+  PreKeyBundle theirs = PeerBundleForUs(peer.MakeBundle(5));
+  theirs.signed_pre_key_signature[3] ^= 0x10;
+  EXPECT_EQ(us.session.ProcessBundle(us.identity, 1, theirs, rng).code(),
+            ErrorCode::kInvalidSignature);
+  PeerBundle ours = OurBundleForPeer(us, rng, 100);
+  ours.signed_pre_key_signature[3] ^= 0x10;
+  EXPECT_EQ(peer.ProcessBundle("us", ours), SG_ERR_INVALID_KEY);
+}
+
+TEST(InteropSetup, UnknownOneTimePreKeyIdsAreRefusedBothWays) {
+  crypto::SystemRng rng;
+  Party us(rng, 1);
+  LibsignalParty peer(2);
+  // The peer uses a one-time prekey we no longer have.
+  ASSERT_EQ(peer.ProcessBundle("us", OurBundleForPeer(us, rng, 102)), SG_SUCCESS);
+  us.one_time.erase(102);
+  PeerMessage m;
+  ASSERT_EQ(peer.Encrypt("us", AsBytes("x"), &m), SG_SUCCESS);
+  EXPECT_EQ(us.Receive(ToOurs(m), rng).code(), ErrorCode::kUnknownPreKey);
+  // We use one the peer no longer has.
+  ASSERT_TRUE(
+      us.session.ProcessBundle(us.identity, 1, PeerBundleForUs(peer.MakeBundle(9)), rng).ok());
+  peer.pre_keys_.erase(9);
+  Bytes out;
+  EXPECT_EQ(peer.Decrypt("us", ToPeers(*us.session.Encrypt(AsBytes("y"))), &out),
+            SG_ERR_INVALID_KEY_ID);
+}
+
+TEST(InteropSetup, PeerRefusesAChangedIdentity) {
+  crypto::SystemRng rng;
+  Party us(rng, 1);
+  LibsignalParty peer(2);
+  ASSERT_TRUE(
+      us.session.ProcessBundle(us.identity, 1, PeerBundleForUs(peer.MakeBundle(9)), rng).ok());
+  Bytes out;
+  ASSERT_EQ(peer.Decrypt("us", ToPeers(*us.session.Encrypt(AsBytes("hi"))), &out), SG_SUCCESS);
+  // We come back with a new identity key: the peer must refuse it.
+  Party impostor(rng, 1);
+  ASSERT_TRUE(impostor.session
+                  .ProcessBundle(impostor.identity, 1, PeerBundleForUs(peer.MakeBundle(10)), rng)
+                  .ok());
+  EXPECT_EQ(peer.Decrypt("us", ToPeers(*impostor.session.Encrypt(AsBytes("hi"))), &out),
+            SG_ERR_UNTRUSTED_IDENTITY);
+}
+
+}  // namespace
+}  // namespace holdfast::signal
