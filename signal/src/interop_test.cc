@@ -1,14 +1,17 @@
 // The Signal Protocol against libsignal-protocol-c 2.3.3 (Debian's libsignal-protocol-c-dev),
 // in both directions: the peer starts a session from our bundle, and we start one from its.
 #include <gtest/gtest.h>
+#include <signal/fingerprint.h>
 #include <signal/signal_protocol.h>
 
 #include <string>
 
 #include "holdfast/common/rng.h"
 #include "holdfast/crypto/random.h"
+#include "holdfast/signal/fingerprint.h"
 #include "holdfast/signal/session.h"
 #include "holdfast/testing/libsignal_party.h"
+#include "holdfast/testing/libsignal_peer.h"
 #include "test_party.h"
 
 namespace holdfast::signal {
@@ -236,6 +239,56 @@ TEST(InteropSetup, PeerRefusesAChangedIdentity) {
                   .ok());
   EXPECT_EQ(peer.Decrypt("us", ToPeers(*impostor.session.Encrypt(AsBytes("hi"))), &out),
             SG_ERR_UNTRUSTED_IDENTITY);
+}
+
+TEST(InteropFingerprint, SafetyNumbersMatchDigitForDigit) {
+  crypto::SystemRng rng;
+  testing::LibsignalPeer peer;
+  // libsignal-protocol-c 2.3.3 only makes version 1 scannable fingerprints.
+  for (uint32_t version : {1u}) {
+    fingerprint_generator* gen = nullptr;
+    ASSERT_EQ(fingerprint_generator_create(&gen, kFingerprintIterations, static_cast<int>(version),
+                                           peer.context()),
+              SG_SUCCESS);
+    for (int i = 0; i < 5; ++i) {
+      const auto a = crypto::X25519KeyPair::Generate(rng).public_key;
+      const auto b = crypto::X25519KeyPair::Generate(rng).public_key;
+      const std::string a_id = "+1415555" + std::to_string(1000 + i);
+      const std::string b_id = "+4930123" + std::to_string(4000 + i);
+      ec_public_key *ka = nullptr, *kb = nullptr;
+      ASSERT_EQ(curve_decode_point(&ka, a.Serialize().data(), 33, peer.context()), SG_SUCCESS);
+      ASSERT_EQ(curve_decode_point(&kb, b.Serialize().data(), 33, peer.context()), SG_SUCCESS);
+      fingerprint* fp = nullptr;
+      ASSERT_EQ(fingerprint_generator_create_for(gen, a_id.c_str(), ka, b_id.c_str(), kb, &fp),
+                SG_SUCCESS);
+      const SafetyNumber ours = ComputeSafetyNumber(version, a_id, a, b_id, b);
+      EXPECT_EQ(ours.displayable, displayable_fingerprint_text(fingerprint_get_displayable(fp)));
+      EXPECT_EQ(ours.local, displayable_fingerprint_local(fingerprint_get_displayable(fp)));
+      EXPECT_EQ(ours.displayable.size(), 60u);
+      signal_buffer* scannable = nullptr;
+      ASSERT_EQ(scannable_fingerprint_serialize(&scannable, fingerprint_get_scannable(fp)),
+                SG_SUCCESS);
+      EXPECT_EQ(ours.scannable,
+                Bytes(signal_buffer_data(scannable),
+                      signal_buffer_data(scannable) + signal_buffer_len(scannable)));
+      // Both sides see the same displayable number.
+      EXPECT_EQ(ComputeSafetyNumber(version, b_id, b, a_id, a).displayable, ours.displayable);
+      // Version 2 differs only in the version written into the scannable form (field 1).
+      const SafetyNumber v2 = ComputeSafetyNumber(2, a_id, a, b_id, b);
+      EXPECT_EQ(v2.displayable, ours.displayable);
+      ASSERT_EQ(v2.scannable.size(), ours.scannable.size());
+      EXPECT_EQ(ours.scannable[0], 0x08);
+      EXPECT_EQ(ours.scannable[1], 0x01);
+      EXPECT_EQ(v2.scannable[1], 0x02);
+      EXPECT_TRUE(
+          std::equal(v2.scannable.begin() + 2, v2.scannable.end(), ours.scannable.begin() + 2));
+      signal_buffer_free(scannable);
+      SIGNAL_UNREF(fp);
+      SIGNAL_UNREF(ka);
+      SIGNAL_UNREF(kb);
+    }
+    fingerprint_generator_free(gen);
+  }
 }
 
 }  // namespace
