@@ -1,5 +1,5 @@
-// crypto_bench's entry point: initialises libsodium for the benchmarks that call it directly
-// and records the library versions in the report's context.
+// The entry point of crypto_bench and signal_bench: initialises libsodium for the benchmarks
+// that call it directly and records the library versions in the report's context.
 #include <benchmark/benchmark.h>
 #include <dlfcn.h>
 #include <openssl/crypto.h>
@@ -9,6 +9,8 @@
 #include <cstring>
 
 namespace {
+
+const char* program = "bench";
 
 // libsignal-protocol-c exports its own crypto_hash_sha512, so the process uses whichever of
 // the two libraries the dynamic linker loads first, for libsodium's internal callers too.
@@ -21,9 +23,9 @@ const char* Sha512Provider() {
   }
   if (std::strstr(info.dli_fname, "libsodium") == nullptr) {
     std::fprintf(stderr,
-                 "crypto_bench: warning: crypto_hash_sha512 comes from %s, not libsodium; "
+                 "%s: warning: crypto_hash_sha512 comes from %s, not libsodium; "
                  "libsodium numbers that hash with SHA-512 are not libsodium's\n",
-                 info.dli_fname);
+                 program, info.dli_fname);
   }
   return info.dli_fname;
 }
@@ -31,8 +33,12 @@ const char* Sha512Provider() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 0 && argv[0] != nullptr) {
+    const char* slash = std::strrchr(argv[0], '/');
+    program = slash != nullptr ? slash + 1 : argv[0];
+  }
   if (sodium_init() < 0) {
-    std::fprintf(stderr, "crypto_bench: sodium_init failed\n");
+    std::fprintf(stderr, "%s: sodium_init failed\n", program);
     return 1;
   }
   benchmark::AddCustomContext("openssl", OpenSSL_version(OPENSSL_VERSION));

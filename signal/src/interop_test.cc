@@ -9,6 +9,7 @@
 #include "holdfast/common/rng.h"
 #include "holdfast/crypto/random.h"
 #include "holdfast/signal/fingerprint.h"
+#include "holdfast/signal/group.h"
 #include "holdfast/signal/session.h"
 #include "holdfast/testing/libsignal_party.h"
 #include "holdfast/testing/libsignal_peer.h"
@@ -239,6 +240,73 @@ TEST(InteropSetup, PeerRefusesAChangedIdentity) {
                   .ok());
   EXPECT_EQ(peer.Decrypt("us", ToPeers(*impostor.session.Encrypt(AsBytes("hi"))), &out),
             SG_ERR_UNTRUSTED_IDENTITY);
+}
+
+// A group of four: Alice and Carol use Holdfast, Bob and Dave libsignal-protocol-c. Every
+// sender's key reaches every other member; each reads every other's messages, out of order.
+TEST(InteropGroup, FourMembersTwoImplementationsOutOfOrder) {
+  crypto::SystemRng rng;
+  const std::string group = "group-1";
+  SenderKey alice = SenderKey::CreateOwn(rng), carol = SenderKey::CreateOwn(rng);
+  LibsignalParty bob(1), dave(2);
+  Bytes bob_dist, dave_dist;
+  ASSERT_EQ(bob.GroupCreate(group, "bob", &bob_dist), SG_SUCCESS);
+  ASSERT_EQ(dave.GroupCreate(group, "dave", &dave_dist), SG_SUCCESS);
+  // What each Holdfast member holds of the others' keys.
+  SenderKey alice_has_bob, alice_has_dave, alice_has_carol, carol_has_alice, carol_has_bob,
+      carol_has_dave;
+  ASSERT_TRUE(alice_has_bob.ProcessDistribution(bob_dist).ok());
+  ASSERT_TRUE(alice_has_dave.ProcessDistribution(dave_dist).ok());
+  ASSERT_TRUE(alice_has_carol.ProcessDistribution(*carol.DistributionMessage()).ok());
+  ASSERT_TRUE(carol_has_alice.ProcessDistribution(*alice.DistributionMessage()).ok());
+  ASSERT_TRUE(carol_has_bob.ProcessDistribution(bob_dist).ok());
+  ASSERT_TRUE(carol_has_dave.ProcessDistribution(dave_dist).ok());
+  for (LibsignalParty* p : {&bob, &dave}) {
+    ASSERT_EQ(p->GroupProcess(group, "alice", *alice.DistributionMessage()), SG_SUCCESS);
+    ASSERT_EQ(p->GroupProcess(group, "carol", *carol.DistributionMessage()), SG_SUCCESS);
+  }
+  ASSERT_EQ(bob.GroupProcess(group, "dave", dave_dist), SG_SUCCESS);
+  ASSERT_EQ(dave.GroupProcess(group, "bob", bob_dist), SG_SUCCESS);
+
+  for (int round = 0; round < 3; ++round) {
+    std::vector<Bytes> from_alice, from_bob;
+    for (int i = 0; i < 6; ++i) {
+      from_alice.push_back(*alice.Encrypt(AsBytes("alice " + std::to_string(i)), rng));
+      Bytes b;
+      ASSERT_EQ(bob.GroupEncrypt(group, "bob", AsBytes("bob " + std::to_string(i)), &b),
+                SG_SUCCESS);
+      from_bob.push_back(b);
+    }
+    for (int i : {5, 1, 3, 0, 4, 2}) {
+      Bytes out;
+      ASSERT_EQ(dave.GroupDecrypt(group, "alice", from_alice[i], &out), SG_SUCCESS) << i;
+      ASSERT_EQ(Str(out), "alice " + std::to_string(i));
+      ASSERT_EQ(bob.GroupDecrypt(group, "alice", from_alice[i], &out), SG_SUCCESS) << i;
+      ASSERT_EQ(Str(carol_has_alice.Decrypt(from_alice[i])->span()), "alice " + std::to_string(i));
+      ASSERT_EQ(Str(alice_has_bob.Decrypt(from_bob[i])->span()), "bob " + std::to_string(i));
+      ASSERT_EQ(Str(carol_has_bob.Decrypt(from_bob[i])->span()), "bob " + std::to_string(i));
+      ASSERT_EQ(dave.GroupDecrypt(group, "bob", from_bob[i], &out), SG_SUCCESS);
+    }
+    const Bytes from_carol = *carol.Encrypt(AsBytes("carol"), rng);
+    Bytes out;
+    ASSERT_EQ(bob.GroupDecrypt(group, "carol", from_carol, &out), SG_SUCCESS);
+    ASSERT_EQ(Str(alice_has_carol.Decrypt(from_carol)->span()), "carol");
+    Bytes from_dave;
+    ASSERT_EQ(dave.GroupEncrypt(group, "dave", AsBytes("dave"), &from_dave), SG_SUCCESS);
+    ASSERT_EQ(Str(alice_has_dave.Decrypt(from_dave)->span()), "dave");
+    ASSERT_EQ(Str(carol_has_dave.Decrypt(from_dave)->span()), "dave");
+    // Replays fail on both implementations.
+    EXPECT_EQ(carol_has_alice.Decrypt(from_alice[0]).code(), ErrorCode::kDuplicateMessage);
+    EXPECT_EQ(dave.GroupDecrypt(group, "alice", from_alice[0], &out), SG_ERR_DUPLICATE_MESSAGE);
+    // A flipped bit in our signature is refused by libsignal, and in its by us.
+    Bytes bad = *alice.Encrypt(AsBytes("x"), rng);
+    bad.back() ^= 0x01;
+    EXPECT_NE(dave.GroupDecrypt(group, "alice", bad, &out), SG_SUCCESS);
+    Bytes bad_bob;
+    ASSERT_EQ(bob.GroupEncrypt(group, "bob", AsBytes("y"), &bad_bob), SG_SUCCESS);
+    bad_bob[bad_bob.size() - 10] ^= 0x01;
+    EXPECT_EQ(alice_has_bob.Decrypt(bad_bob).code(), ErrorCode::kInvalidSignature);
+  }
 }
 
 TEST(InteropFingerprint, SafetyNumbersMatchDigitForDigit) {

@@ -1,5 +1,7 @@
 #include "holdfast/testing/libsignal_party.h"
 
+#include <signal/group_cipher.h>
+#include <signal/group_session_builder.h>
 #include <signal/key_helper.h>
 #include <signal/protocol.h>
 #include <signal/session_builder.h>
@@ -127,6 +129,27 @@ int IsTrusted(const signal_protocol_address* a, uint8_t* key, size_t len, void* 
   return it->second == Bytes(key, key + len) ? 1 : 0;
 }
 
+// Sender key store.
+std::string SenderKeyId(const signal_protocol_sender_key_name* n) {
+  return std::string(n->group_id, n->group_id_len) + "|" + Key(&n->sender);
+}
+int StoreSenderKey(const signal_protocol_sender_key_name* n, uint8_t* r, size_t len, uint8_t*,
+                   size_t, void* ud) {
+  Self(ud)->sender_keys_[SenderKeyId(n)] = Bytes(r, r + len);
+  return 0;
+}
+int LoadSenderKey(signal_buffer** r, signal_buffer** user_record,
+                  const signal_protocol_sender_key_name* n, void* ud) {
+  *user_record = nullptr;
+  auto& m = Self(ud)->sender_keys_;
+  auto it = m.find(SenderKeyId(n));
+  if (it == m.end()) {
+    return 0;
+  }
+  *r = signal_buffer_create(it->second.data(), it->second.size());
+  return 1;
+}
+
 void NoDestroy(void*) {}
 
 signal_protocol_address Address(const std::string& peer) {
@@ -165,6 +188,10 @@ LibsignalParty::LibsignalParty(uint32_t registration_id) : registration_id_(regi
       signal_protocol_store_context_set_pre_key_store(store_, &ps) != 0 ||
       signal_protocol_store_context_set_signed_pre_key_store(store_, &sps) != 0 ||
       signal_protocol_store_context_set_identity_key_store(store_, &is) != 0) {
+    Die("set stores");
+  }
+  signal_protocol_sender_key_store sks = {StoreSenderKey, LoadSenderKey, NoDestroy, this};
+  if (signal_protocol_store_context_set_sender_key_store(store_, &sks) != 0) {
     Die("set stores");
   }
 }
@@ -289,6 +316,87 @@ int LibsignalParty::Decrypt(const std::string& peer, const PeerMessage& m, Bytes
   }
   signal_buffer_bzero_free(out);
   session_cipher_free(cipher);
+  return rc;
+}
+
+namespace {
+signal_protocol_sender_key_name SenderKeyName(const std::string& group, const std::string& sender) {
+  return signal_protocol_sender_key_name{group.c_str(), group.size(), Address(sender)};
+}
+}  // namespace
+
+int LibsignalParty::GroupCreate(const std::string& group, const std::string& self,
+                                Bytes* distribution) {
+  group_session_builder* builder = nullptr;
+  int rc = group_session_builder_create(&builder, store_, peer_.context());
+  const auto name = SenderKeyName(group, self);
+  sender_key_distribution_message* dist = nullptr;
+  if (rc == 0) {
+    rc = group_session_builder_create_session(builder, &dist, &name);
+  }
+  if (rc == 0) {
+    *distribution =
+        BufferBytes(ciphertext_message_get_serialized(reinterpret_cast<ciphertext_message*>(dist)));
+  }
+  SIGNAL_UNREF(dist);
+  group_session_builder_free(builder);
+  return rc;
+}
+
+int LibsignalParty::GroupProcess(const std::string& group, const std::string& sender,
+                                 ByteSpan distribution) {
+  group_session_builder* builder = nullptr;
+  int rc = group_session_builder_create(&builder, store_, peer_.context());
+  sender_key_distribution_message* dist = nullptr;
+  if (rc == 0) {
+    rc = sender_key_distribution_message_deserialize(&dist, distribution.data(),
+                                                     distribution.size(), peer_.context());
+  }
+  const auto name = SenderKeyName(group, sender);
+  if (rc == 0) {
+    rc = group_session_builder_process_session(builder, &name, dist);
+  }
+  SIGNAL_UNREF(dist);
+  group_session_builder_free(builder);
+  return rc;
+}
+
+int LibsignalParty::GroupEncrypt(const std::string& group, const std::string& self,
+                                 ByteSpan plaintext, Bytes* out) {
+  const auto name = SenderKeyName(group, self);
+  group_cipher* cipher = nullptr;
+  int rc = group_cipher_create(&cipher, store_, &name, peer_.context());
+  ciphertext_message* msg = nullptr;
+  if (rc == 0) {
+    rc = group_cipher_encrypt(cipher, plaintext.data(), plaintext.size(), &msg);
+  }
+  if (rc == 0) {
+    *out = BufferBytes(ciphertext_message_get_serialized(msg));
+  }
+  SIGNAL_UNREF(msg);
+  group_cipher_free(cipher);
+  return rc;
+}
+
+int LibsignalParty::GroupDecrypt(const std::string& group, const std::string& sender,
+                                 ByteSpan message, Bytes* plaintext) {
+  const auto name = SenderKeyName(group, sender);
+  group_cipher* cipher = nullptr;
+  int rc = group_cipher_create(&cipher, store_, &name, peer_.context());
+  sender_key_message* msg = nullptr;
+  if (rc == 0) {
+    rc = sender_key_message_deserialize(&msg, message.data(), message.size(), peer_.context());
+  }
+  signal_buffer* out = nullptr;
+  if (rc == 0) {
+    rc = group_cipher_decrypt(cipher, msg, nullptr, &out);
+  }
+  if (rc == 0) {
+    *plaintext = BufferBytes(out);
+  }
+  signal_buffer_bzero_free(out);
+  SIGNAL_UNREF(msg);
+  group_cipher_free(cipher);
   return rc;
 }
 

@@ -47,6 +47,14 @@ class LibsignalParty {
   int ProcessBundle(const std::string& peer, const PeerBundle& bundle);
   int Encrypt(const std::string& peer, ByteSpan plaintext, PeerMessage* out);
   int Decrypt(const std::string& peer, const PeerMessage& message, Bytes* plaintext);
+  // Sender Keys: `self` names this party as a sender in `group`.
+  int GroupCreate(const std::string& group, const std::string& self, Bytes* distribution);
+  int GroupProcess(const std::string& group, const std::string& sender, ByteSpan distribution);
+  int GroupEncrypt(const std::string& group, const std::string& self, ByteSpan plaintext,
+                   Bytes* out);
+  int GroupDecrypt(const std::string& group, const std::string& sender, ByteSpan message,
+                   Bytes* plaintext);
+
   // Untrust makes the next identity check for `peer` fail (an identity change).
   void ForgetIdentities() {
     identities_.clear();
@@ -58,6 +66,7 @@ class LibsignalParty {
   std::map<uint32_t, Bytes> pre_keys_;
   std::map<uint32_t, Bytes> signed_pre_keys_;
   std::map<std::string, Bytes> identities_;
+  std::map<std::string, Bytes> sender_keys_;
   bool strict_identities_ = false;
   Bytes identity_public_;
   Bytes identity_private_;

@@ -1,0 +1,240 @@
+#include "holdfast/signal/group.h"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+
+#include "holdfast/crypto/aes.h"
+#include "holdfast/crypto/hash.h"
+#include "holdfast/crypto/x25519.h"
+#include "holdfast/crypto/xeddsa.h"
+#include "holdfast/signal/wire.h"
+#include "proto/signal_wire.pb.h"
+
+namespace holdfast::signal {
+
+struct SenderMessageKey {
+  uint32_t iteration = 0;
+  Secret<32> seed;
+};
+
+struct SenderKeyState {
+  uint32_t id = 0;
+  uint32_t iteration = 0;  // of `chain`
+  Secret<32> chain;
+  crypto::X25519PublicKey signing_public;
+  std::optional<crypto::X25519PrivateKey> signing_private;  // only for our own key
+  std::deque<SenderMessageKey> skipped;                     // oldest first
+
+  std::unique_ptr<SenderKeyState> Clone() const {
+    auto c = std::make_unique<SenderKeyState>();
+    c->id = id;
+    c->iteration = iteration;
+    c->chain = chain.Clone();
+    c->signing_public = signing_public;
+    if (signing_private) {
+      c->signing_private = signing_private->Clone();
+    }
+    for (const auto& k : skipped) {
+      c->skipped.push_back(SenderMessageKey{k.iteration, k.seed.Clone()});
+    }
+    return c;
+  }
+};
+
+namespace {
+
+constexpr std::string_view kInfoGroup = "WhisperGroup";
+constexpr size_t kSignatureBytes = 64;
+const Error kMalformedGroupMessage{ErrorCode::kMalformed, "malformed sender key message"};
+
+Secret<32> ChainStep(const Secret<32>& chain, uint8_t seed) {
+  return crypto::HmacSha256(chain.span(), ByteSpan(&seed, 1));
+}
+
+struct GroupKeys {
+  Secret<16> iv;
+  Secret<32> key;
+};
+
+GroupKeys DeriveGroupKeys(const Secret<32>& seed) {
+  SecretBytes out(48);
+  const std::array<uint8_t, 32> zero_salt{};
+  (void)crypto::HkdfSha256(seed.span(), zero_salt, AsBytes(kInfoGroup), out.mutable_span());
+  GroupKeys k;
+  std::copy_n(out.data(), 16, k.iv.data());
+  std::copy_n(out.data() + 16, 32, k.key.data());
+  return k;
+}
+
+std::unique_ptr<SenderKeyState> NewOwnState(Rng& rng) {
+  auto s = std::make_unique<SenderKeyState>();
+  uint32_t id = 0;
+  rng.Fill({reinterpret_cast<uint8_t*>(&id), sizeof(id)});
+  s->id = id & 0x7fffffff;
+  rng.Fill(s->chain.mutable_span());
+  auto pair = crypto::X25519KeyPair::Generate(rng);
+  s->signing_public = pair.public_key;
+  s->signing_private = std::move(pair.private_key);
+  return s;
+}
+
+// KeyFor finds or derives the seed for `iteration`, advancing the state's chain.
+Result<Secret<32>> KeyFor(SenderKeyState& s, uint32_t iteration) {
+  if (iteration < s.iteration) {
+    auto it = std::find_if(s.skipped.begin(), s.skipped.end(),
+                           [&](const SenderMessageKey& k) { return k.iteration == iteration; });
+    if (it == s.skipped.end()) {
+      return ErrorCode::kDuplicateMessage;
+    }
+    Secret<32> seed = std::move(it->seed);
+    s.skipped.erase(it);
+    return seed;
+  }
+  if (iteration - s.iteration > kMaxSenderKeyGap) {
+    return Error{ErrorCode::kOversized, "sender key message too far ahead"};
+  }
+  while (s.iteration < iteration) {
+    s.skipped.push_back(SenderMessageKey{s.iteration, ChainStep(s.chain, 0x01)});
+    if (s.skipped.size() > kMaxSenderSkippedKeys) {
+      s.skipped.pop_front();
+    }
+    s.chain = ChainStep(s.chain, 0x02);
+    ++s.iteration;
+  }
+  Secret<32> seed = ChainStep(s.chain, 0x01);
+  s.chain = ChainStep(s.chain, 0x02);
+  ++s.iteration;
+  return seed;
+}
+
+}  // namespace
+
+SenderKey::SenderKey() = default;
+SenderKey::~SenderKey() = default;
+SenderKey::SenderKey(SenderKey&&) noexcept = default;
+SenderKey& SenderKey::operator=(SenderKey&&) noexcept = default;
+
+SenderKey SenderKey::CreateOwn(Rng& rng) {
+  SenderKey k;
+  k.states_.push_front(NewOwnState(rng));
+  return k;
+}
+
+void SenderKey::Rotate(Rng& rng) {
+  states_.clear();  // the old key must not be used to send again
+  states_.push_front(NewOwnState(rng));
+}
+
+Result<Bytes> SenderKey::DistributionMessage() const {
+  if (states_.empty() || !states_.front()->signing_private) {
+    return ErrorCode::kNoSession;
+  }
+  const SenderKeyState& s = *states_.front();
+  wire::SenderKeyDistributionMessage pb;
+  pb.set_id(s.id);
+  pb.set_iteration(s.iteration);
+  pb.set_chain_key(std::string(s.chain.span().begin(), s.chain.span().end()));
+  const auto key = s.signing_public.Serialize();
+  pb.set_signing_key(std::string(key.begin(), key.end()));
+  Bytes out = {kVersionByte};
+  const std::string body = pb.SerializeAsString();
+  out.insert(out.end(), body.begin(), body.end());
+  return out;
+}
+
+Result<void> SenderKey::ProcessDistribution(ByteSpan message) {
+  if (message.empty() || message.size() > kMaxMessageBytes) {
+    return kMalformedGroupMessage;
+  }
+  if ((message[0] >> 4) != kCiphertextVersion) {
+    return Error{ErrorCode::kUnsupportedVersion, "sender key version"};
+  }
+  wire::SenderKeyDistributionMessage pb;
+  const ByteSpan body = message.subspan(1);
+  if (!pb.ParseFromArray(body.data(), static_cast<int>(body.size())) || !pb.has_id() ||
+      !pb.has_iteration() || !pb.has_chain_key() || !pb.has_signing_key() ||
+      pb.chain_key().size() != 32) {
+    return kMalformedGroupMessage;
+  }
+  auto signing = crypto::X25519PublicKey::Parse(AsBytes(pb.signing_key()));
+  if (!signing.ok()) {
+    return kMalformedGroupMessage;
+  }
+  auto state = std::make_unique<SenderKeyState>();
+  state->id = pb.id();
+  state->iteration = pb.iteration();
+  state->chain = std::move(Secret<32>::FromSpan(AsBytes(pb.chain_key())).value());
+  state->signing_public = *signing;
+  // A repeated distribution of a key we hold already changes nothing.
+  for (const auto& s : states_) {
+    if (s->id == state->id && s->signing_public == state->signing_public) {
+      return Ok();
+    }
+  }
+  states_.push_front(std::move(state));
+  if (states_.size() > kMaxSenderKeyStates) {
+    states_.pop_back();
+  }
+  return Ok();
+}
+
+Result<Bytes> SenderKey::Encrypt(ByteSpan plaintext, Rng& rng) {
+  if (states_.empty() || !states_.front()->signing_private) {
+    return ErrorCode::kNoSession;
+  }
+  SenderKeyState& s = *states_.front();
+  const uint32_t iteration = s.iteration;
+  const GroupKeys keys = DeriveGroupKeys(ChainStep(s.chain, 0x01));
+  HF_ASSIGN_OR_RETURN(const Bytes body,
+                      crypto::Aes256CbcEncrypt(keys.key.span(), keys.iv.span(), plaintext));
+  wire::SenderKeyMessage pb;
+  pb.set_id(s.id);
+  pb.set_iteration(iteration);
+  pb.set_ciphertext(std::string(body.begin(), body.end()));
+  Bytes out = {kVersionByte};
+  const std::string serialized = pb.SerializeAsString();
+  out.insert(out.end(), serialized.begin(), serialized.end());
+  HF_ASSIGN_OR_RETURN(const auto sig, crypto::XEdDsaSign(*s.signing_private, out, rng));
+  out.insert(out.end(), sig.begin(), sig.end());
+  s.chain = ChainStep(s.chain, 0x02);
+  ++s.iteration;
+  return out;
+}
+
+Result<SecretBytes> SenderKey::Decrypt(ByteSpan message) {
+  if (message.size() < 1 + kSignatureBytes || message.size() > kMaxMessageBytes) {
+    return kMalformedGroupMessage;
+  }
+  if ((message[0] >> 4) != kCiphertextVersion) {
+    return Error{ErrorCode::kUnsupportedVersion, "sender key version"};
+  }
+  const ByteSpan signed_part = message.first(message.size() - kSignatureBytes);
+  const ByteSpan body = signed_part.subspan(1);
+  wire::SenderKeyMessage pb;
+  if (!pb.ParseFromArray(body.data(), static_cast<int>(body.size())) || !pb.has_id() ||
+      !pb.has_iteration() || !pb.has_ciphertext()) {
+    return kMalformedGroupMessage;
+  }
+  auto it =
+      std::find_if(states_.begin(), states_.end(), [&](const auto& s) { return s->id == pb.id(); });
+  if (it == states_.end()) {
+    return Error{ErrorCode::kNoSession, "no sender key with this id"};
+  }
+  if (!crypto::XEdDsaVerify((*it)->signing_public, signed_part, message.last(kSignatureBytes))
+           .ok()) {
+    return ErrorCode::kInvalidSignature;
+  }
+  auto scratch = (*it)->Clone();
+  HF_ASSIGN_OR_RETURN(const Secret<32> seed, KeyFor(*scratch, pb.iteration()));
+  const GroupKeys keys = DeriveGroupKeys(seed);
+  auto plaintext =
+      crypto::Aes256CbcDecrypt(keys.key.span(), keys.iv.span(), AsBytes(pb.ciphertext()));
+  if (!plaintext.ok()) {
+    return ErrorCode::kAuthenticationFailed;
+  }
+  *it = std::move(scratch);
+  return std::move(*plaintext);
+}
+
+}  // namespace holdfast::signal

@@ -1,0 +1,80 @@
+#include "holdfast/signal/group.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "holdfast/common/rng.h"
+
+namespace holdfast::signal {
+namespace {
+
+std::string Text(const SecretBytes& b) { return std::string(b.span().begin(), b.span().end()); }
+
+TEST(SenderKey, MembersReadInAnyOrderAndReplaysFail) {
+  DeterministicRng rng(1);
+  SenderKey alice = SenderKey::CreateOwn(rng);
+  SenderKey at_bob, at_carol;
+  ASSERT_TRUE(at_bob.ProcessDistribution(*alice.DistributionMessage()).ok());
+  ASSERT_TRUE(at_carol.ProcessDistribution(*alice.DistributionMessage()).ok());
+  std::vector<Bytes> sent;
+  for (int i = 0; i < 20; ++i) {
+    sent.push_back(*alice.Encrypt(AsBytes("m" + std::to_string(i)), rng));
+  }
+  for (int i = 19; i >= 0; --i) {
+    ASSERT_EQ(Text(*at_bob.Decrypt(sent[i])), "m" + std::to_string(i));
+  }
+  for (int i = 0; i < 20; i += 3) {
+    ASSERT_EQ(Text(*at_carol.Decrypt(sent[i])), "m" + std::to_string(i));
+  }
+  EXPECT_EQ(at_bob.Decrypt(sent[5]).code(), ErrorCode::kDuplicateMessage);
+  EXPECT_EQ(at_carol.Decrypt(sent[3]).code(), ErrorCode::kDuplicateMessage);
+  ASSERT_EQ(Text(*at_carol.Decrypt(sent[4])), "m4") << "skipped keys survive a duplicate";
+}
+
+TEST(SenderKey, TamperingAndUnknownKeysFailWithoutHarm) {
+  DeterministicRng rng(2);
+  SenderKey alice = SenderKey::CreateOwn(rng);
+  SenderKey at_bob;
+  ASSERT_TRUE(at_bob.ProcessDistribution(*alice.DistributionMessage()).ok());
+  const Bytes m = *alice.Encrypt(AsBytes("hello"), rng);
+  for (size_t i : {size_t{3}, m.size() - 70, m.size() - 1}) {
+    Bytes bad = m;
+    bad[i] ^= 0x01;
+    EXPECT_FALSE(at_bob.Decrypt(bad).ok()) << i;
+  }
+  EXPECT_EQ(at_bob.Decrypt(ByteSpan(m).first(40)).code(), ErrorCode::kMalformed);
+  SenderKey stranger;
+  EXPECT_EQ(stranger.Decrypt(m).code(), ErrorCode::kNoSession);
+  EXPECT_EQ(stranger.Encrypt(AsBytes("x"), rng).code(), ErrorCode::kNoSession);
+  EXPECT_EQ(at_bob.DistributionMessage().code(), ErrorCode::kNoSession);
+  ASSERT_EQ(Text(*at_bob.Decrypt(m)), "hello");
+}
+
+TEST(SenderKey, RotationLocksOutWhoOnlyHadTheOldKey) {
+  DeterministicRng rng(3);
+  SenderKey alice = SenderKey::CreateOwn(rng);
+  SenderKey at_bob, at_mallory;
+  ASSERT_TRUE(at_bob.ProcessDistribution(*alice.DistributionMessage()).ok());
+  ASSERT_TRUE(at_mallory.ProcessDistribution(*alice.DistributionMessage()).ok());
+  ASSERT_TRUE(at_mallory.Decrypt(*alice.Encrypt(AsBytes("before"), rng)).ok());
+  alice.Rotate(rng);  // Mallory left the group; only Bob gets the new key
+  ASSERT_TRUE(at_bob.ProcessDistribution(*alice.DistributionMessage()).ok());
+  const Bytes after = *alice.Encrypt(AsBytes("after"), rng);
+  ASSERT_EQ(Text(*at_bob.Decrypt(after)), "after");
+  EXPECT_EQ(at_mallory.Decrypt(after).code(), ErrorCode::kNoSession);
+}
+
+TEST(SenderKey, RefusesMessagesTooFarAhead) {
+  DeterministicRng rng(4);
+  SenderKey alice = SenderKey::CreateOwn(rng);
+  SenderKey at_bob;
+  ASSERT_TRUE(at_bob.ProcessDistribution(*alice.DistributionMessage()).ok());
+  for (uint32_t i = 0; i <= kMaxSenderKeyGap; ++i) {
+    (void)alice.Encrypt(AsBytes("x"), rng);
+  }
+  EXPECT_EQ(at_bob.Decrypt(*alice.Encrypt(AsBytes("far"), rng)).code(), ErrorCode::kOversized);
+}
+
+}  // namespace
+}  // namespace holdfast::signal
