@@ -1,4 +1,5 @@
-// Signal Protocol messages from untrusted bytes: both parsers, and decryption by an
+// Signal Protocol messages and stored sessions from untrusted bytes: both parsers, the
+// session codec, and decryption by an
 // established session (a forged message must never decrypt, and must leave the session
 // able to read the next genuine message).
 #include <cstddef>
@@ -59,5 +60,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();  // a forgery (Alice's genuine messages are not in the corpus's reach)
   }
   (void)world.bob.DecryptPreKey(world.bob_id, 2, world.bob_keys, in, world.rng);
+  // Stored sessions: anything accepted must serialize back to the same bytes.
+  auto stored = signal::Session::Deserialize(in);
+  if (stored.ok() && !ConstantTimeEquals(stored->Serialize().span(), in)) {
+    std::abort();
+  }
   return 0;
 }

@@ -69,6 +69,12 @@ class Session {
   Session& operator=(const Session&) = delete;
   Session Clone() const;
 
+  // Serialize writes the whole session (format version 1, docs/signal.md) into a wiping
+  // buffer; Deserialize reads it back. Another version is kUnsupportedVersion; anything
+  // malformed is kMalformed.
+  SecretBytes Serialize() const;
+  static Result<Session> Deserialize(ByteSpan bytes);
+
   bool has_current() const;
   // RemoteIdentity is the peer's identity key in the current state.
   std::optional<crypto::X25519PublicKey> RemoteIdentity() const;
