@@ -3,6 +3,7 @@
 # and, for each Holdfast benchmark that has a peer, the ratio holdfast/peer.
 #
 #   bench/run.sh [BINARY] [BENCHMARK FLAGS...]   default BINARY: build/bench/crypto_bench
+#   bench/run.sh signal_bench [FLAGS...]          a bare name means build/bench/<name>
 #   bench/run.sh --report FILE.json              print the table of an earlier run again
 #
 # Flags after BINARY are passed through and win over the defaults, e.g.
@@ -26,9 +27,12 @@ else
   if [[ $# -gt 0 && $1 != -* ]]; then
     bin=$1
     shift
+    if [[ $bin != */* && ! -x $bin ]]; then
+      bin="$root/build/bench/$bin"
+    fi
   fi
   if [[ ! -x $bin ]]; then
-    echo "run.sh: no benchmark binary at $bin (build first: ninja -C build crypto_bench)" >&2
+    echo "run.sh: no benchmark binary at $bin (build first: ninja -C build $(basename "$bin"))" >&2
     exit 2
   fi
   out=${BENCH_OUT:-$bin.json}

@@ -1,0 +1,362 @@
+// Both stores keep the same records in a small key-value table: the records' byte formats
+// are shared, only where they live differs.
+#include "holdfast/signal/store.h"
+
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include "holdfast/common/sqlite.h"
+
+namespace holdfast::signal {
+namespace {
+
+constexpr char kLocal[] = "local";
+constexpr char kRemote[] = "remote_identity";
+constexpr char kPreKey[] = "prekey";
+constexpr char kSignedPreKey[] = "signed_prekey";
+constexpr char kSession[] = "session";
+constexpr char kSenderKey[] = "sender_key";
+constexpr char kCounter[] = "counter";
+
+// Kv is the storage underneath: values are secrets, kept in wiping buffers.
+class Kv {
+ public:
+  virtual ~Kv() = default;
+  virtual Result<std::optional<SecretBytes>> Get(const char* table, const std::string& key) = 0;
+  virtual Result<void> Put(const char* table, const std::string& key, ByteSpan value) = 0;
+  virtual Result<void> Delete(const char* table, const std::string& key) = 0;
+  virtual Result<std::vector<std::string>> Keys(const char* table) = 0;
+  virtual Result<void> Begin() = 0;
+  virtual Result<void> Commit() = 0;
+  virtual void Rollback() = 0;
+};
+
+std::string IdKey(uint32_t id) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%010u", id);
+  return buf;
+}
+
+Result<crypto::X25519KeyPair> PairFrom(ByteSpan priv) {
+  HF_ASSIGN_OR_RETURN(auto key, crypto::X25519PrivateKey::FromBytes(priv));
+  return crypto::X25519KeyPair::FromPrivate(std::move(key));
+}
+
+const Error kCorrupt{ErrorCode::kStorageFailure, "corrupt protocol store record"};
+
+class KvProtocolStore final : public ProtocolStore {
+ public:
+  explicit KvProtocolStore(std::unique_ptr<Kv> kv) : kv_(std::move(kv)) {}
+
+  Result<void> Begin() override { return kv_->Begin(); }
+  Result<void> Commit() override { return kv_->Commit(); }
+  void Rollback() override { kv_->Rollback(); }
+
+  Result<LocalIdentity> GetLocalIdentity() override {
+    HF_ASSIGN_OR_RETURN(auto v, kv_->Get(kLocal, "identity"));
+    if (!v) {
+      return ErrorCode::kNotFound;
+    }
+    ByteReader r(v->span());
+    auto priv = r.ReadBytes(32);
+    auto reg = r.ReadU32Be();
+    if (!priv.ok() || !reg.ok() || !r.empty()) {
+      return kCorrupt;
+    }
+    HF_ASSIGN_OR_RETURN(auto pair, PairFrom(*priv));
+    return LocalIdentity{std::move(pair), *reg};
+  }
+
+  Result<void> SetLocalIdentity(const LocalIdentity& id) override {
+    SecretBytes v(36);
+    const ByteSpan priv = id.identity.private_key.Serialize();
+    std::copy(priv.begin(), priv.end(), v.data());
+    for (int i = 0; i < 4; ++i) {
+      v.data()[32 + i] = static_cast<uint8_t>(id.registration_id >> (24 - 8 * i));
+    }
+    return kv_->Put(kLocal, "identity", v.span());
+  }
+
+  Result<std::optional<crypto::X25519PublicKey>> GetRemoteIdentity(std::string_view name) override {
+    HF_ASSIGN_OR_RETURN(auto v, kv_->Get(kRemote, std::string(name)));
+    if (!v) {
+      return std::optional<crypto::X25519PublicKey>();
+    }
+    auto key = crypto::X25519PublicKey::Parse(v->span());
+    if (!key.ok()) {
+      return kCorrupt;
+    }
+    return std::optional<crypto::X25519PublicKey>(*key);
+  }
+
+  Result<void> CheckRemoteIdentity(std::string_view name,
+                                   const crypto::X25519PublicKey& key) override {
+    HF_ASSIGN_OR_RETURN(const auto known, GetRemoteIdentity(name));
+    if (known && !(*known == key)) {
+      return ErrorCode::kUntrustedIdentity;
+    }
+    return Ok();
+  }
+
+  Result<void> SaveRemoteIdentity(std::string_view name,
+                                  const crypto::X25519PublicKey& key) override {
+    HF_RETURN_IF_ERROR(CheckRemoteIdentity(name, key));
+    return kv_->Put(kRemote, std::string(name), key.Serialize());
+  }
+
+  Result<void> AcceptRemoteIdentity(std::string_view name,
+                                    const crypto::X25519PublicKey& key) override {
+    return kv_->Put(kRemote, std::string(name), key.Serialize());
+  }
+
+  Result<std::optional<crypto::X25519KeyPair>> LoadPreKey(uint32_t id) override {
+    HF_ASSIGN_OR_RETURN(auto v, kv_->Get(kPreKey, IdKey(id)));
+    if (!v) {
+      return std::optional<crypto::X25519KeyPair>();
+    }
+    auto pair = PairFrom(v->span());
+    if (!pair.ok()) {
+      return kCorrupt;
+    }
+    return std::optional<crypto::X25519KeyPair>(std::move(*pair));
+  }
+
+  Result<void> StorePreKey(uint32_t id, const crypto::X25519KeyPair& key) override {
+    return kv_->Put(kPreKey, IdKey(id), key.private_key.Serialize());
+  }
+
+  Result<void> RemovePreKey(uint32_t id) override { return kv_->Delete(kPreKey, IdKey(id)); }
+
+  Result<std::vector<uint32_t>> PreKeyIds() override {
+    HF_ASSIGN_OR_RETURN(const auto keys, kv_->Keys(kPreKey));
+    std::vector<uint32_t> ids;
+    for (const auto& k : keys) {
+      ids.push_back(static_cast<uint32_t>(std::stoul(k)));
+    }
+    return ids;
+  }
+
+  Result<std::optional<SignedPreKeyRecord>> LoadSignedPreKey(uint32_t id) override {
+    HF_ASSIGN_OR_RETURN(auto v, kv_->Get(kSignedPreKey, IdKey(id)));
+    if (!v) {
+      return std::optional<SignedPreKeyRecord>();
+    }
+    ByteReader r(v->span());
+    auto priv = r.ReadBytes(32);
+    if (!priv.ok()) {
+      return kCorrupt;
+    }
+    auto pair = PairFrom(*priv);
+    if (!pair.ok()) {
+      return kCorrupt;
+    }
+    return std::optional<SignedPreKeyRecord>(
+        SignedPreKeyRecord{id, std::move(*pair), ToBytes(r.Rest())});
+  }
+
+  Result<void> StoreSignedPreKey(const SignedPreKeyRecord& rec) override {
+    SecretBytes v(32 + rec.signature.size());
+    const ByteSpan priv = rec.key.private_key.Serialize();
+    std::copy(priv.begin(), priv.end(), v.data());
+    std::copy(rec.signature.begin(), rec.signature.end(), v.data() + 32);
+    return kv_->Put(kSignedPreKey, IdKey(rec.id), v.span());
+  }
+
+  Result<SignedPreKeyRecord> LatestSignedPreKey() override {
+    HF_ASSIGN_OR_RETURN(const auto keys, kv_->Keys(kSignedPreKey));
+    if (keys.empty()) {
+      return ErrorCode::kNotFound;
+    }
+    HF_ASSIGN_OR_RETURN(auto rec, LoadSignedPreKey(static_cast<uint32_t>(std::stoul(keys.back()))));
+    if (!rec) {
+      return kCorrupt;
+    }
+    return std::move(*rec);
+  }
+
+  Result<std::optional<SecretBytes>> LoadSession(std::string_view name) override {
+    return kv_->Get(kSession, std::string(name));
+  }
+  Result<void> StoreSession(std::string_view name, ByteSpan serialized) override {
+    return kv_->Put(kSession, std::string(name), serialized);
+  }
+  Result<std::optional<SecretBytes>> LoadSenderKey(std::string_view group,
+                                                   std::string_view sender) override {
+    return kv_->Get(kSenderKey, std::string(group) + "\n" + std::string(sender));
+  }
+  Result<void> StoreSenderKey(std::string_view group, std::string_view sender,
+                              ByteSpan serialized) override {
+    return kv_->Put(kSenderKey, std::string(group) + "\n" + std::string(sender), serialized);
+  }
+
+  Result<uint32_t> GetCounter(std::string_view name) override {
+    HF_ASSIGN_OR_RETURN(auto v, kv_->Get(kCounter, std::string(name)));
+    if (!v) {
+      return uint32_t{0};
+    }
+    auto n = ByteReader(v->span()).ReadU32Be();
+    if (!n.ok()) {
+      return kCorrupt;
+    }
+    return *n;
+  }
+
+  Result<void> SetCounter(std::string_view name, uint32_t value) override {
+    ByteWriter w;
+    w.WriteU32Be(value);
+    return kv_->Put(kCounter, std::string(name), w.view());
+  }
+
+ private:
+  std::unique_ptr<Kv> kv_;
+};
+
+class MemoryKv final : public Kv {
+ public:
+  using Table = std::map<std::string, Bytes>;
+  Result<std::optional<SecretBytes>> Get(const char* table, const std::string& key) override {
+    auto& t = tables_[table];
+    auto it = t.find(key);
+    if (it == t.end()) {
+      return std::optional<SecretBytes>();
+    }
+    return std::optional<SecretBytes>(SecretBytes::Copy(it->second));
+  }
+  Result<void> Put(const char* table, const std::string& key, ByteSpan value) override {
+    Bytes& slot = tables_[table][key];
+    SecureWipe(slot);
+    slot = ToBytes(value);
+    return Ok();
+  }
+  Result<void> Delete(const char* table, const std::string& key) override {
+    auto& t = tables_[table];
+    auto it = t.find(key);
+    if (it != t.end()) {
+      SecureWipe(it->second);
+      t.erase(it);
+    }
+    return Ok();
+  }
+  Result<std::vector<std::string>> Keys(const char* table) override {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : tables_[table]) {
+      out.push_back(k);
+    }
+    return out;
+  }
+  Result<void> Begin() override {
+    saved_ = tables_;
+    return Ok();
+  }
+  Result<void> Commit() override {
+    Wipe(saved_);
+    return Ok();
+  }
+  void Rollback() override {
+    Wipe(tables_);
+    tables_ = std::move(saved_);
+    saved_.clear();
+  }
+  ~MemoryKv() override {
+    Wipe(tables_);
+    Wipe(saved_);
+  }
+
+ private:
+  static void Wipe(std::map<std::string, Table>& tables) {
+    for (auto& [name, t] : tables) {
+      for (auto& [k, v] : t) {
+        SecureWipe(v);
+      }
+    }
+    tables.clear();
+  }
+  std::map<std::string, Table> tables_;
+  std::map<std::string, Table> saved_;
+};
+
+class SqliteKv final : public Kv {
+ public:
+  explicit SqliteKv(SqliteDb db) : db_(std::move(db)) {}
+
+  Result<void> Init() {
+    HF_RETURN_IF_ERROR(db_.Exec(
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS kv (tbl TEXT NOT NULL, k TEXT NOT NULL, v BLOB NOT NULL,"
+        " PRIMARY KEY (tbl, k));"
+        "INSERT OR IGNORE INTO meta VALUES ('version', 1);"));
+    HF_ASSIGN_OR_RETURN(auto version, db_.Prepare("SELECT value FROM meta WHERE key = 'version'"));
+    HF_ASSIGN_OR_RETURN(const bool row, version.Step());
+    if (!row || version.ColumnInt64(0) != 1) {
+      return Error{ErrorCode::kUnsupportedVersion, "protocol store format"};
+    }
+    HF_ASSIGN_OR_RETURN(get_, db_.Prepare("SELECT v FROM kv WHERE tbl = ?1 AND k = ?2"));
+    HF_ASSIGN_OR_RETURN(put_, db_.Prepare("INSERT OR REPLACE INTO kv VALUES (?1, ?2, ?3)"));
+    HF_ASSIGN_OR_RETURN(del_, db_.Prepare("DELETE FROM kv WHERE tbl = ?1 AND k = ?2"));
+    HF_ASSIGN_OR_RETURN(keys_, db_.Prepare("SELECT k FROM kv WHERE tbl = ?1 ORDER BY k"));
+    return Ok();
+  }
+
+  Result<std::optional<SecretBytes>> Get(const char* table, const std::string& key) override {
+    HF_RETURN_IF_ERROR(get_->BindText(1, table));
+    HF_RETURN_IF_ERROR(get_->BindText(2, key));
+    auto row = get_->Step();
+    std::optional<SecretBytes> out;
+    if (row.ok() && *row) {
+      out = SecretBytes::Copy(get_->ColumnBlob(0));
+    }
+    get_->Reset();
+    if (!row.ok()) {
+      return row.error();
+    }
+    return out;
+  }
+  Result<void> Put(const char* table, const std::string& key, ByteSpan value) override {
+    HF_RETURN_IF_ERROR(put_->BindText(1, table));
+    HF_RETURN_IF_ERROR(put_->BindText(2, key));
+    HF_RETURN_IF_ERROR(put_->BindBlob(3, value));
+    return put_->Run();
+  }
+  Result<void> Delete(const char* table, const std::string& key) override {
+    HF_RETURN_IF_ERROR(del_->BindText(1, table));
+    HF_RETURN_IF_ERROR(del_->BindText(2, key));
+    return del_->Run();
+  }
+  Result<std::vector<std::string>> Keys(const char* table) override {
+    HF_RETURN_IF_ERROR(keys_->BindText(1, table));
+    std::vector<std::string> out;
+    Result<bool> row = keys_->Step();
+    while (row.ok() && *row) {
+      out.push_back(keys_->ColumnText(0));
+      row = keys_->Step();
+    }
+    keys_->Reset();
+    if (!row.ok()) {
+      return row.error();
+    }
+    return out;
+  }
+  Result<void> Begin() override { return db_.Exec("BEGIN IMMEDIATE"); }
+  Result<void> Commit() override { return db_.Exec("COMMIT"); }
+  void Rollback() override { (void)db_.Exec("ROLLBACK"); }
+
+ private:
+  SqliteDb db_;
+  std::optional<SqliteStatement> get_, put_, del_, keys_;
+};
+
+}  // namespace
+
+std::unique_ptr<ProtocolStore> NewMemoryProtocolStore() {
+  return std::make_unique<KvProtocolStore>(std::make_unique<MemoryKv>());
+}
+
+Result<std::unique_ptr<ProtocolStore>> OpenSqliteProtocolStore(const std::string& path) {
+  HF_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::Open(path));
+  auto kv = std::make_unique<SqliteKv>(std::move(db));
+  HF_RETURN_IF_ERROR(kv->Init());
+  return std::unique_ptr<ProtocolStore>(std::make_unique<KvProtocolStore>(std::move(kv)));
+}
+
+}  // namespace holdfast::signal
