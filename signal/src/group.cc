@@ -237,4 +237,103 @@ Result<SecretBytes> SenderKey::Decrypt(ByteSpan message) {
   return std::move(*plaintext);
 }
 
+namespace {
+
+constexpr uint8_t kSenderKeyFormatVersion = 1;
+
+void PutU32(SecretBytes& out, size_t& at, uint32_t v) {
+  for (int i = 0; i < 4; ++i) {
+    out.data()[at++] = static_cast<uint8_t>(v >> (24 - 8 * i));
+  }
+}
+
+void PutBytes(SecretBytes& out, size_t& at, ByteSpan b) {
+  std::copy(b.begin(), b.end(), out.data() + at);
+  at += b.size();
+}
+
+size_t StateBytes(const SenderKeyState& s) {
+  return 4 + 4 + 32 + 33 + 1 + (s.signing_private ? 32 : 0) + 2 + s.skipped.size() * 36;
+}
+
+}  // namespace
+
+SecretBytes SenderKey::Serialize() const {
+  size_t total = 2;
+  for (const auto& s : states_) {
+    total += StateBytes(*s);
+  }
+  SecretBytes out(total);
+  size_t at = 0;
+  out.data()[at++] = kSenderKeyFormatVersion;
+  out.data()[at++] = static_cast<uint8_t>(states_.size());
+  for (const auto& s : states_) {
+    PutU32(out, at, s->id);
+    PutU32(out, at, s->iteration);
+    PutBytes(out, at, s->chain.span());
+    PutBytes(out, at, s->signing_public.Serialize());
+    out.data()[at++] = s->signing_private ? 1 : 0;
+    if (s->signing_private) {
+      PutBytes(out, at, s->signing_private->Serialize());
+    }
+    out.data()[at++] = static_cast<uint8_t>(s->skipped.size() >> 8);
+    out.data()[at++] = static_cast<uint8_t>(s->skipped.size());
+    for (const auto& k : s->skipped) {
+      PutU32(out, at, k.iteration);
+      PutBytes(out, at, k.seed.span());
+    }
+  }
+  return out;
+}
+
+Result<SenderKey> SenderKey::Deserialize(ByteSpan bytes) {
+  const Error malformed{ErrorCode::kMalformed, "stored sender key"};
+  ByteReader r(bytes);
+  HF_ASSIGN_OR_RETURN(const uint8_t version, r.ReadU8());
+  if (version != kSenderKeyFormatVersion) {
+    return Error{ErrorCode::kUnsupportedVersion, "sender key format"};
+  }
+  HF_ASSIGN_OR_RETURN(const uint8_t n, r.ReadU8());
+  if (n > kMaxSenderKeyStates) {
+    return malformed;
+  }
+  SenderKey key;
+  for (uint8_t i = 0; i < n; ++i) {
+    auto s = std::make_unique<SenderKeyState>();
+    HF_ASSIGN_OR_RETURN(s->id, r.ReadU32Be());
+    HF_ASSIGN_OR_RETURN(s->iteration, r.ReadU32Be());
+    HF_ASSIGN_OR_RETURN(const ByteSpan chain, r.ReadBytes(32));
+    HF_ASSIGN_OR_RETURN(s->chain, Secret<32>::FromSpan(chain));
+    HF_ASSIGN_OR_RETURN(const ByteSpan pub, r.ReadBytes(crypto::kSignalPublicKeyBytes));
+    auto parsed = crypto::X25519PublicKey::Parse(pub);
+    if (!parsed.ok()) {
+      return malformed;
+    }
+    s->signing_public = *parsed;
+    HF_ASSIGN_OR_RETURN(const uint8_t has_private, r.ReadU8());
+    if (has_private > 1) {
+      return malformed;
+    }
+    if (has_private == 1) {
+      HF_ASSIGN_OR_RETURN(const ByteSpan priv, r.ReadBytes(32));
+      HF_ASSIGN_OR_RETURN(auto k, crypto::X25519PrivateKey::FromBytes(priv));
+      s->signing_private = std::move(k);
+    }
+    HF_ASSIGN_OR_RETURN(const uint16_t skipped, r.ReadU16Be());
+    if (skipped > kMaxSenderSkippedKeys) {
+      return malformed;
+    }
+    for (uint16_t k = 0; k < skipped; ++k) {
+      SenderMessageKey mk;
+      HF_ASSIGN_OR_RETURN(mk.iteration, r.ReadU32Be());
+      HF_ASSIGN_OR_RETURN(const ByteSpan seed, r.ReadBytes(32));
+      HF_ASSIGN_OR_RETURN(mk.seed, Secret<32>::FromSpan(seed));
+      s->skipped.push_back(std::move(mk));
+    }
+    key.states_.push_back(std::move(s));
+  }
+  HF_RETURN_IF_ERROR(r.ExpectEnd());
+  return key;
+}
+
 }  // namespace holdfast::signal

@@ -65,6 +65,27 @@ TEST(SenderKey, RotationLocksOutWhoOnlyHadTheOldKey) {
   EXPECT_EQ(at_mallory.Decrypt(after).code(), ErrorCode::kNoSession);
 }
 
+TEST(SenderKey, SerializedKeysCarryOn) {
+  DeterministicRng rng(5);
+  SenderKey alice = SenderKey::CreateOwn(rng);
+  SenderKey at_bob;
+  ASSERT_TRUE(at_bob.ProcessDistribution(*alice.DistributionMessage()).ok());
+  const Bytes early = *alice.Encrypt(AsBytes("early"), rng);
+  ASSERT_TRUE(at_bob.Decrypt(*alice.Encrypt(AsBytes("later"), rng)).ok());  // skips "early"
+  for (SenderKey* k : {&alice, &at_bob}) {
+    const SecretBytes bytes = k->Serialize();
+    auto restored = SenderKey::Deserialize(bytes.span());
+    ASSERT_TRUE(restored.ok());
+    EXPECT_TRUE(restored->Serialize().Equals(bytes));
+    *k = std::move(*restored);
+    for (size_t n = 0; n < bytes.size(); ++n) {
+      ASSERT_FALSE(SenderKey::Deserialize(bytes.span().first(n)).ok()) << n;
+    }
+  }
+  ASSERT_EQ(Text(*at_bob.Decrypt(early)), "early");
+  ASSERT_EQ(Text(*at_bob.Decrypt(*alice.Encrypt(AsBytes("after"), rng))), "after");
+}
+
 TEST(SenderKey, RefusesMessagesTooFarAhead) {
   DeterministicRng rng(4);
   SenderKey alice = SenderKey::CreateOwn(rng);

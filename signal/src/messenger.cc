@@ -170,4 +170,61 @@ Result<SecretBytes> DecryptFrom(ProtocolStore& store, std::string_view peer,
   });
 }
 
+namespace {
+
+Result<SenderKey> LoadSenderKey(ProtocolStore& store, std::string_view group,
+                                std::string_view who) {
+  HF_ASSIGN_OR_RETURN(auto bytes, store.LoadSenderKey(group, who));
+  if (!bytes) {
+    return SenderKey();
+  }
+  return SenderKey::Deserialize(bytes->span());
+}
+
+}  // namespace
+
+Result<Bytes> GroupCreate(ProtocolStore& store, std::string_view group, std::string_view self,
+                          Rng& rng) {
+  return Transaction<Bytes>(store, [&]() -> Result<Bytes> {
+    HF_ASSIGN_OR_RETURN(SenderKey key, LoadSenderKey(store, group, self));
+    if (key.DistributionMessage().ok()) {
+      key.Rotate(rng);  // creating again means a new key, e.g. after a member left
+    } else {
+      key = SenderKey::CreateOwn(rng);
+    }
+    HF_ASSIGN_OR_RETURN(Bytes dist, key.DistributionMessage());
+    HF_RETURN_IF_ERROR(store.StoreSenderKey(group, self, key.Serialize().span()));
+    return dist;
+  });
+}
+
+Result<void> GroupProcess(ProtocolStore& store, std::string_view group, std::string_view sender,
+                          ByteSpan distribution) {
+  return Transaction<void>(store, [&]() -> Result<void> {
+    HF_ASSIGN_OR_RETURN(SenderKey key, LoadSenderKey(store, group, sender));
+    HF_RETURN_IF_ERROR(key.ProcessDistribution(distribution));
+    return store.StoreSenderKey(group, sender, key.Serialize().span());
+  });
+}
+
+Result<Bytes> GroupEncrypt(ProtocolStore& store, std::string_view group, std::string_view self,
+                           ByteSpan plaintext, Rng& rng) {
+  return Transaction<Bytes>(store, [&]() -> Result<Bytes> {
+    HF_ASSIGN_OR_RETURN(SenderKey key, LoadSenderKey(store, group, self));
+    HF_ASSIGN_OR_RETURN(Bytes message, key.Encrypt(plaintext, rng));
+    HF_RETURN_IF_ERROR(store.StoreSenderKey(group, self, key.Serialize().span()));
+    return message;
+  });
+}
+
+Result<SecretBytes> GroupDecrypt(ProtocolStore& store, std::string_view group,
+                                 std::string_view sender, ByteSpan message) {
+  return Transaction<SecretBytes>(store, [&]() -> Result<SecretBytes> {
+    HF_ASSIGN_OR_RETURN(SenderKey key, LoadSenderKey(store, group, sender));
+    HF_ASSIGN_OR_RETURN(SecretBytes plaintext, key.Decrypt(message));
+    HF_RETURN_IF_ERROR(store.StoreSenderKey(group, sender, key.Serialize().span()));
+    return plaintext;
+  });
+}
+
 }  // namespace holdfast::signal

@@ -49,9 +49,41 @@ class KvProtocolStore final : public ProtocolStore {
  public:
   explicit KvProtocolStore(std::unique_ptr<Kv> kv) : kv_(std::move(kv)) {}
 
-  Result<void> Begin() override { return kv_->Begin(); }
-  Result<void> Commit() override { return kv_->Commit(); }
-  void Rollback() override { kv_->Rollback(); }
+  // Transactions nest: only the outermost reaches storage, and a rollback anywhere makes
+  // the whole outer transaction roll back.
+  Result<void> Begin() override {
+    if (depth_++ == 0) {
+      failed_ = false;
+      auto r = kv_->Begin();
+      if (!r.ok()) {
+        depth_ = 0;
+      }
+      return r;
+    }
+    return Ok();
+  }
+  Result<void> Commit() override {
+    if (depth_ == 0) {
+      return Error{ErrorCode::kInvalidArgument, "commit without begin"};
+    }
+    if (--depth_ > 0) {
+      return Ok();
+    }
+    if (failed_) {
+      kv_->Rollback();
+      return Error{ErrorCode::kStorageFailure, "an inner operation failed"};
+    }
+    return kv_->Commit();
+  }
+  void Rollback() override {
+    if (depth_ == 0) {
+      return;
+    }
+    failed_ = true;
+    if (--depth_ == 0) {
+      kv_->Rollback();
+    }
+  }
 
   Result<LocalIdentity> GetLocalIdentity() override {
     HF_ASSIGN_OR_RETURN(auto v, kv_->Get(kLocal, "identity"));
@@ -210,6 +242,8 @@ class KvProtocolStore final : public ProtocolStore {
 
  private:
   std::unique_ptr<Kv> kv_;
+  int depth_ = 0;
+  bool failed_ = false;
 };
 
 class MemoryKv final : public Kv {

@@ -47,6 +47,10 @@ class SenderKey {
   // DistributionMessage describes our current key for the members (send it pairwise).
   // kNoSession for a key learned from someone else.
   Result<Bytes> DistributionMessage() const;
+
+  // Serialize/Deserialize: format version 1 (docs/signal.md), in a wiping buffer.
+  SecretBytes Serialize() const;
+  static Result<SenderKey> Deserialize(ByteSpan bytes);
   // ProcessDistribution learns (or refreshes) a sender's key from its distribution message.
   Result<void> ProcessDistribution(ByteSpan message);
 

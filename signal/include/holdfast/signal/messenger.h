@@ -9,6 +9,7 @@
 
 #include "holdfast/common/result.h"
 #include "holdfast/common/rng.h"
+#include "holdfast/signal/group.h"
 #include "holdfast/signal/session.h"
 #include "holdfast/signal/store.h"
 
@@ -39,6 +40,17 @@ Result<Ciphertext> EncryptTo(ProtocolStore& store, std::string_view peer, ByteSp
 // needed and removing the one-time prekey it used.
 Result<SecretBytes> DecryptFrom(ProtocolStore& store, std::string_view peer,
                                 const Ciphertext& message, Rng& rng);
+
+// Groups: our sender key for `group` is stored under (group, self); others' under
+// (group, sender).
+Result<Bytes> GroupCreate(ProtocolStore& store, std::string_view group, std::string_view self,
+                          Rng& rng);
+Result<void> GroupProcess(ProtocolStore& store, std::string_view group, std::string_view sender,
+                          ByteSpan distribution);
+Result<Bytes> GroupEncrypt(ProtocolStore& store, std::string_view group, std::string_view self,
+                           ByteSpan plaintext, Rng& rng);
+Result<SecretBytes> GroupDecrypt(ProtocolStore& store, std::string_view group,
+                                 std::string_view sender, ByteSpan message);
 
 }  // namespace holdfast::signal
 

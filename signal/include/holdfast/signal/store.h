@@ -3,7 +3,8 @@
 //
 // Identities are trusted on first use: SaveRemoteIdentity records the first key seen for a
 // name, and a different key later is kUntrustedIdentity until AcceptRemoteIdentity. Writes
-// made between Begin and Commit land together or not at all.
+// made between Begin and Commit land together or not at all; transactions nest, and a
+// Rollback at any depth undoes the outermost one.
 #ifndef HOLDFAST_SIGNAL_STORE_H_
 #define HOLDFAST_SIGNAL_STORE_H_
 
