@@ -63,8 +63,10 @@ const uint8_t* NonNull(ByteSpan s) {
   return s.empty() ? &kEmpty : s.data();
 }
 
-// MacInto computes HMAC-SHA256(key, pieces...) into `out` on this thread's context.
-void MacInto(ByteSpan key, std::initializer_list<ByteSpan> pieces, uint8_t* out) {
+// MacInto computes HMAC-SHA256(key, pieces...) into `out` on this thread's context. With
+// `wipe`, the key copy OpenSSL keeps in the context is then replaced; callers making several
+// MACs in a row (HKDF) wipe after the last one only.
+void MacInto(ByteSpan key, std::initializer_list<ByteSpan> pieces, uint8_t* out, bool wipe = true) {
   EVP_MAC_CTX* ctx = ThreadHmacSha256();
   size_t len = 0;
   bool ok = EVP_MAC_init(ctx, NonNull(key), key.size(), nullptr) == 1;
@@ -73,6 +75,12 @@ void MacInto(ByteSpan key, std::initializer_list<ByteSpan> pieces, uint8_t* out)
   }
   if (!ok || EVP_MAC_final(ctx, out, &len, kHmacSha256Bytes) != 1 || len != kHmacSha256Bytes) {
     FatalLibraryError("hmac");
+  }
+  // OpenSSL keeps a copy of the key in the context for re-initialisation; replace it so
+  // that no key outlives the call in the cached context.
+  static constexpr uint8_t kZeroKey[1] = {};
+  if (wipe && EVP_MAC_init(ctx, kZeroKey, sizeof(kZeroKey), nullptr) != 1) {
+    FatalLibraryError("hmac key wipe");
   }
 }
 
@@ -146,8 +154,19 @@ Result<void> VerifyHmacSha256(ByteSpan key, ByteSpan data, ByteSpan tag) {
 // EVP_KDF("HKDF") computes the same bytes but costs about 1.5x as much per call, which
 // matters on the ratchet's per-message key derivation (see bench/).
 
+namespace {
+
+Secret<kSha256Bytes> ExtractKeepingContext(ByteSpan salt, ByteSpan ikm) {
+  Secret<kSha256Bytes> prk;
+  // The expand step that follows installs the PRK over the salt and wipes at its end.
+  MacInto(salt, {ikm}, prk.data(), /*wipe=*/false);
+  return prk;
+}
+
+}  // namespace
+
 Result<void> HkdfSha256(ByteSpan ikm, ByteSpan salt, ByteSpan info, MutableByteSpan out) {
-  const Secret<kSha256Bytes> prk = HkdfSha256Extract(salt, ikm);
+  const Secret<kSha256Bytes> prk = ExtractKeepingContext(salt, ikm);
   return HkdfSha256Expand(prk.span(), info, out);
 }
 
@@ -168,8 +187,8 @@ Result<void> HkdfSha256Expand(ByteSpan prk, ByteSpan info, MutableByteSpan out) 
   size_t done = 0;
   for (uint8_t i = 1; done < out.size(); ++i) {
     const ByteSpan previous = i == 1 ? ByteSpan() : block.span();
-    MacInto(prk, {previous, info, ByteSpan(&i, 1)}, block.data());
     const size_t n = std::min(kSha256Bytes, out.size() - done);
+    MacInto(prk, {previous, info, ByteSpan(&i, 1)}, block.data(), /*wipe=*/done + n == out.size());
     std::copy(block.data(), block.data() + n, out.data() + done);
     done += n;
   }
