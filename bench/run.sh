@@ -10,11 +10,11 @@
 #   bench/run.sh build/bench/crypto_bench --benchmark_min_time=0.2 --benchmark_filter=XEdDsa
 # The JSON results go to BENCH_OUT (default: <BINARY>.json, beside the binary).
 #
-# Pairing: benchmarks are named BM_<Operation>/<implementation>[/<args>]. A "holdfast" row is
-# paired with every row that differs only in the implementation. Ratio below 1.0: Holdfast is
-# faster. Exit status 1 if a benchmark failed (a check against its peer included); errors
-# whose message starts with "skipped:" (e.g. no AES-NI for libsodium's AES-GCM) are not
-# failures.
+# Pairing: benchmarks are named BM_<Operation>/<implementation>[/<args>]. A "holdfast" row (or
+# a "holdfast_<variant>" row) is paired with every non-Holdfast row that differs only in the
+# implementation. Ratio below 1.0: Holdfast is faster. Exit status 1 if a benchmark failed (a
+# check against its peer included); errors whose message starts with "skipped:" (e.g. no
+# AES-NI for libsodium's AES-GCM) are not failures.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -67,6 +67,11 @@ def fmt_rate(bytes_per_s):
     return "%.3g B/s" % bytes_per_s
 
 
+def is_holdfast(impl):
+    """True for "holdfast" and its variants ("holdfast_store"); every other is a peer."""
+    return impl is not None and (impl == HOLDFAST or impl.startswith(HOLDFAST + "_"))
+
+
 def pair_key(name):
     """(operation, args) and implementation of BM_<Operation>/<implementation>[/<args>]."""
     parts = name.split("/")
@@ -113,10 +118,12 @@ def main(path):
             continue
         key, impl = pair_key(name)
         ratios = []
-        if impl == HOLDFAST:
+        if is_holdfast(impl):
             for peer_impl, peer in groups[key]:
-                if peer_impl != HOLDFAST and peer in median and median[peer] > 0:
-                    ratios.append("%.2f vs %s" % (median[name] / median[peer], peer_impl))
+                if not is_holdfast(peer_impl) and peer in median and median[peer] > 0:
+                    r = median[name] / median[peer]
+                    # Two significant digits below 0.01, where "%.2f" would print 0.00.
+                    ratios.append(("%.2f" if r >= 0.01 else "%.2g") % r + " vs " + peer_impl)
         rows.append((name, fmt_time(median[name]),
                      "%.1f%%" % (100 * cv[name]) if name in cv else "-",
                      fmt_rate(rate[name]) if name in rate else "",

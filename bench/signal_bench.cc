@@ -2,6 +2,15 @@
 // parties (testing::LibsignalParty, in-memory stores), 100-byte messages, the full path every
 // time: encrypt, serialize to wire bytes, parse, decrypt.
 //
+// Implementations:
+//   holdfast        two signal::Session objects held in memory (no persistence)
+//   holdfast_store  the messenger operations (StartSession, EncryptTo, DecryptFrom) on
+//                   NewMemoryProtocolStore(): every operation loads and deserializes the
+//                   session, checks identities and stores the serialized session in one store
+//                   transaction, as LibsignalParty's stores do for libsignal
+//   libsignal       two LibsignalParty objects; libsignal loads and stores the serialized
+//                   session record on every operation
+//
 //   BM_SignalSessionSetup        Bob makes a bundle (new signed prekey with its XEdDSA
 //                                signature, one new one-time prekey); Alice parses it, checks
 //                                the signature, runs X3DH and encrypts a first (prekey)
@@ -12,29 +21,31 @@
 //   BM_SignalOneDirection        established session; Alice->Bob, same sending chain.
 //   BM_SignalOneDirectionBacklog the same while Bob holds N skipped message keys (2000 per
 //                                receiving chain, from messages that never arrived), the
-//                                most a session keeps. Both implementations carry them through
-//                                every decryption: libsignal in the session record it loads
-//                                and stores, Holdfast in the state it copies.
-//   BM_SignalSessionClone        Holdfast only: Session::Clone of Bob's session above, the
+//                                most a session keeps. Every implementation carries them
+//                                through every decryption: libsignal and holdfast_store in the
+//                                record they load and store, holdfast in the state it copies.
+//   BM_SignalSessionClone        holdfast only: Session::Clone of Bob's session above, the
 //                                copy Session::Decrypt makes of the state for every message.
 //
-// libsignal persists (serializes) the session record in its store on every operation, as in
-// real use; Holdfast's Session has no serialization yet, so its numbers exclude persistence.
 // Both sides draw randomness from Holdfast's SystemRng; libsignal's HMAC, SHA-512 and AES come
 // from Holdfast's crypto module through its crypto provider (testing/src/libsignal_peer.cc).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "bench_util.h"
 #include "holdfast/crypto/random.h"
 #include "holdfast/crypto/x25519.h"
 #include "holdfast/crypto/xeddsa.h"
+#include "holdfast/signal/messenger.h"
 #include "holdfast/signal/session.h"
+#include "holdfast/signal/store.h"
 #include "holdfast/testing/libsignal_party.h"
 
 namespace holdfast::bench {
@@ -66,9 +77,39 @@ const Bytes& Plaintext() {
 
 // --- Holdfast --------------------------------------------------------------------------------
 
-// HoldfastParty is one Holdfast user, like signal/src/test_party.h's Party, with
-// LibsignalParty's interface: bundles leave as bytes (Signal's 33-byte keys) and are parsed on
-// arrival, messages travel as their wire bytes. Prekeys are kept as key pairs in maps.
+// Bundles leave a party as bytes (Signal's 33-byte keys, as LibsignalParty's do) and are
+// parsed on arrival.
+Result<signal::PreKeyBundle> ParseBundle(const PeerBundle& p) {
+  signal::PreKeyBundle b;
+  b.registration_id = p.registration_id;
+  if (p.pre_key_id != 0) {
+    b.pre_key_id = p.pre_key_id;
+    HF_ASSIGN_OR_RETURN(b.pre_key, crypto::X25519PublicKey::Parse(p.pre_key));
+  }
+  b.signed_pre_key_id = p.signed_pre_key_id;
+  HF_ASSIGN_OR_RETURN(b.signed_pre_key, crypto::X25519PublicKey::Parse(p.signed_pre_key));
+  b.signed_pre_key_signature = p.signed_pre_key_signature;
+  HF_ASSIGN_OR_RETURN(b.identity_key, crypto::X25519PublicKey::Parse(p.identity_key));
+  return b;
+}
+
+PeerBundle BundleBytes(uint32_t registration_id, const crypto::X25519PublicKey& identity,
+                       const crypto::X25519PublicKey& signed_pre_key, ByteSpan signature,
+                       uint32_t pre_key_id, const crypto::X25519PublicKey& pre_key) {
+  PeerBundle b;
+  b.registration_id = registration_id;
+  b.identity_key = ToBytes(identity.Serialize());
+  b.signed_pre_key_id = kSignedPreKeyId;
+  b.signed_pre_key = ToBytes(signed_pre_key.Serialize());
+  b.signed_pre_key_signature = ToBytes(signature);
+  b.pre_key_id = pre_key_id;
+  b.pre_key = ToBytes(pre_key.Serialize());
+  return b;
+}
+
+// HoldfastParty is one Holdfast user holding its keys and its one Session in memory, like
+// signal/src/test_party.h's Party. Prekeys are key pairs in maps. The `peer` arguments are
+// ignored (one session).
 class HoldfastParty : public signal::PreKeySource {
  public:
   explicit HoldfastParty(uint32_t registration_id)
@@ -77,40 +118,27 @@ class HoldfastParty : public signal::PreKeySource {
   // MakeBundle makes a new signed prekey (id 1) and one-time prekey, as libsignal's does.
   Result<PeerBundle> MakeBundle(uint32_t pre_key_id) {
     auto signed_pre_key = crypto::X25519KeyPair::Generate(Random());
-    HF_ASSIGN_OR_RETURN(const auto signature,
-                        crypto::XEdDsaSign(identity_.private_key,
-                                           signed_pre_key.public_key.Serialize(), Random()));
-    PeerBundle b;
-    b.registration_id = registration_id_;
-    b.identity_key = ToBytes(identity_.public_key.Serialize());
-    b.signed_pre_key_id = kSignedPreKeyId;
-    b.signed_pre_key = ToBytes(signed_pre_key.public_key.Serialize());
-    b.signed_pre_key_signature = ToBytes(signature);
-    signed_pre_keys_.insert_or_assign(kSignedPreKeyId, std::move(signed_pre_key));
+    HF_ASSIGN_OR_RETURN(
+        const auto signature,
+        crypto::XEdDsaSign(identity_.private_key, signed_pre_key.public_key.Serialize(), Random()));
     auto one_time = crypto::X25519KeyPair::Generate(Random());
-    b.pre_key_id = pre_key_id;
-    b.pre_key = ToBytes(one_time.public_key.Serialize());
+    PeerBundle b = BundleBytes(registration_id_, identity_.public_key, signed_pre_key.public_key,
+                               signature, pre_key_id, one_time.public_key);
+    signed_pre_keys_.insert_or_assign(kSignedPreKeyId, std::move(signed_pre_key));
     one_time_.insert_or_assign(pre_key_id, std::move(one_time));
     return b;
   }
 
-  Result<void> ProcessBundle(const PeerBundle& p) {
-    signal::PreKeyBundle b;
-    b.registration_id = p.registration_id;
-    if (p.pre_key_id != 0) {
-      b.pre_key_id = p.pre_key_id;
-      HF_ASSIGN_OR_RETURN(b.pre_key, crypto::X25519PublicKey::Parse(p.pre_key));
-    }
-    b.signed_pre_key_id = p.signed_pre_key_id;
-    HF_ASSIGN_OR_RETURN(b.signed_pre_key, crypto::X25519PublicKey::Parse(p.signed_pre_key));
-    b.signed_pre_key_signature = p.signed_pre_key_signature;
-    HF_ASSIGN_OR_RETURN(b.identity_key, crypto::X25519PublicKey::Parse(p.identity_key));
+  Result<void> ProcessBundle(std::string_view, const PeerBundle& p) {
+    HF_ASSIGN_OR_RETURN(const signal::PreKeyBundle b, ParseBundle(p));
     return session_.ProcessBundle(identity_, registration_id_, b, Random());
   }
 
-  Result<signal::Ciphertext> Encrypt(ByteSpan plaintext) { return session_.Encrypt(plaintext); }
+  Result<signal::Ciphertext> Encrypt(std::string_view, ByteSpan plaintext) {
+    return session_.Encrypt(plaintext);
+  }
 
-  Result<SecretBytes> Decrypt(const signal::Ciphertext& c) {
+  Result<SecretBytes> Decrypt(std::string_view, const signal::Ciphertext& c) {
     if (c.type == signal::MessageType::kPreKey) {
       std::optional<uint32_t> used;
       auto r = session_.DecryptPreKey(identity_, registration_id_, *this, c.body, Random(), &used);
@@ -122,7 +150,10 @@ class HoldfastParty : public signal::PreKeySource {
     return session_.Decrypt(c.body, Random());
   }
 
-  void DropSession() { session_ = signal::Session(); }
+  Result<void> DropSession(std::string_view) {
+    session_ = signal::Session();
+    return Ok();
+  }
   const signal::Session& session() const { return session_; }
 
   const crypto::X25519KeyPair* SignedPreKey(uint32_t id) const override {
@@ -142,36 +173,89 @@ class HoldfastParty : public signal::PreKeySource {
   signal::Session session_;
 };
 
+// HoldfastStoreParty is one Holdfast user on an in-memory ProtocolStore, through the
+// messenger operations: what a client does, persistence included.
+class HoldfastStoreParty {
+ public:
+  explicit HoldfastStoreParty(uint32_t registration_id) : store_(signal::NewMemoryProtocolStore()) {
+    if (!store_->SetLocalIdentity({crypto::X25519KeyPair::Generate(Random()), registration_id})
+             .ok()) {
+      std::abort();
+    }
+  }
+
+  // MakeBundle makes and stores a new signed prekey (id 1) and one-time prekey, as
+  // libsignal's does (the messenger's NextBundle hands out prekeys made earlier instead).
+  Result<PeerBundle> MakeBundle(uint32_t pre_key_id) {
+    HF_ASSIGN_OR_RETURN(const signal::LocalIdentity local, store_->GetLocalIdentity());
+    signal::SignedPreKeyRecord spk{kSignedPreKeyId, crypto::X25519KeyPair::Generate(Random()), {}};
+    HF_ASSIGN_OR_RETURN(
+        const auto signature,
+        crypto::XEdDsaSign(local.identity.private_key, spk.key.public_key.Serialize(), Random()));
+    spk.signature = ToBytes(signature);
+    HF_RETURN_IF_ERROR(store_->StoreSignedPreKey(spk));
+    const auto one_time = crypto::X25519KeyPair::Generate(Random());
+    HF_RETURN_IF_ERROR(store_->StorePreKey(pre_key_id, one_time));
+    return BundleBytes(local.registration_id, local.identity.public_key, spk.key.public_key,
+                       signature, pre_key_id, one_time.public_key);
+  }
+
+  Result<void> ProcessBundle(std::string_view peer, const PeerBundle& p) {
+    HF_ASSIGN_OR_RETURN(const signal::PreKeyBundle b, ParseBundle(p));
+    return signal::StartSession(*store_, peer, b, Random());
+  }
+
+  Result<signal::Ciphertext> Encrypt(std::string_view peer, ByteSpan plaintext) {
+    return signal::EncryptTo(*store_, peer, plaintext);
+  }
+
+  Result<SecretBytes> Decrypt(std::string_view peer, const signal::Ciphertext& c) {
+    return signal::DecryptFrom(*store_, peer, c, Random());
+  }
+
+  // DropSession stores an empty session (the store has no delete); identities stay known.
+  Result<void> DropSession(std::string_view peer) {
+    return store_->StoreSession(peer, signal::Session().Serialize().span());
+  }
+
+ private:
+  std::unique_ptr<signal::ProtocolStore> store_;
+};
+
 // Each pair below has the same interface, so that the scenarios are written once:
 //   Setup(text, got)        bundle, X3DH, first message Alice->Bob (a prekey message)
 //   AliceToBob(text, got)   one message, encrypted, serialized, parsed and decrypted
 //   BobToAlice(text, got)
 //   Drop()                  forget both sessions (not the identities or Bob's prekeys)
+//   AliceLoses(text)        Alice encrypts a message that never arrives
 // `got` receives the plaintext when it is not null. They return false on any failure.
 
+template <typename Party>
 class HoldfastPair {
  public:
   bool Setup(ByteSpan text, Bytes* got) {
     auto bundle = bob_.MakeBundle(kOneTimePreKeyId);
-    return bundle.ok() && alice_.ProcessBundle(*bundle).ok() && Send(alice_, bob_, text, got);
+    return bundle.ok() && alice_.ProcessBundle("bob", *bundle).ok() &&
+           Send(alice_, "bob", bob_, "alice", text, got);
   }
-  bool AliceToBob(ByteSpan text, Bytes* got) { return Send(alice_, bob_, text, got); }
-  bool BobToAlice(ByteSpan text, Bytes* got) { return Send(bob_, alice_, text, got); }
-  void Drop() {
-    alice_.DropSession();
-    bob_.DropSession();
+  bool AliceToBob(ByteSpan text, Bytes* got) {
+    return Send(alice_, "bob", bob_, "alice", text, got);
   }
-  // Sending without delivery: the message is lost.
-  bool AliceLoses(ByteSpan text) { return alice_.Encrypt(text).ok(); }
-  const signal::Session& bob_session() const { return bob_.session(); }
+  bool BobToAlice(ByteSpan text, Bytes* got) {
+    return Send(bob_, "alice", alice_, "bob", text, got);
+  }
+  bool Drop() { return alice_.DropSession("bob").ok() && bob_.DropSession("alice").ok(); }
+  bool AliceLoses(ByteSpan text) { return alice_.Encrypt("bob", text).ok(); }
+  const Party& bob() const { return bob_; }
 
  private:
-  static bool Send(HoldfastParty& from, HoldfastParty& to, ByteSpan text, Bytes* got) {
-    auto c = from.Encrypt(text);
+  static bool Send(Party& from, std::string_view to_name, Party& to, std::string_view from_name,
+                   ByteSpan text, Bytes* got) {
+    auto c = from.Encrypt(to_name, text);
     if (!c.ok()) {
       return false;
     }
-    auto plaintext = to.Decrypt(*c);
+    auto plaintext = to.Decrypt(from_name, *c);
     if (!plaintext.ok()) {
       return false;
     }
@@ -182,9 +266,12 @@ class HoldfastPair {
     return true;
   }
 
-  HoldfastParty alice_{kAliceRegistrationId};
-  HoldfastParty bob_{kBobRegistrationId};
+  Party alice_{kAliceRegistrationId};
+  Party bob_{kBobRegistrationId};
 };
+
+using SessionPair = HoldfastPair<HoldfastParty>;
+using StorePair = HoldfastPair<HoldfastStoreParty>;
 
 // --- libsignal-protocol-c --------------------------------------------------------------------
 
@@ -194,11 +281,16 @@ class LibsignalPair {
     return alice_.ProcessBundle("bob", bob_.MakeBundle(kOneTimePreKeyId)) == kLibsignalSuccess &&
            Send(alice_, "bob", bob_, "alice", text, got);
   }
-  bool AliceToBob(ByteSpan text, Bytes* got) { return Send(alice_, "bob", bob_, "alice", text, got); }
-  bool BobToAlice(ByteSpan text, Bytes* got) { return Send(bob_, "alice", alice_, "bob", text, got); }
-  void Drop() {
+  bool AliceToBob(ByteSpan text, Bytes* got) {
+    return Send(alice_, "bob", bob_, "alice", text, got);
+  }
+  bool BobToAlice(ByteSpan text, Bytes* got) {
+    return Send(bob_, "alice", alice_, "bob", text, got);
+  }
+  bool Drop() {
     alice_.sessions_.clear();
     bob_.sessions_.clear();
+    return true;
   }
   bool AliceLoses(ByteSpan text) {
     PeerMessage m;
@@ -245,14 +337,14 @@ void SessionSetup(benchmark::State& state) {
   Pair pair;
   const Bytes& text = Plaintext();
   Bytes got;
+  // Twice, so that the timed setups all start from a dropped session.
   if (!pair.Setup(text, &got) || !Same(got, text) || !pair.BobToAlice(text, &got) ||
-      !Same(got, text)) {
+      !Same(got, text) || !pair.Drop() || !pair.Setup(text, &got) || !Same(got, text)) {
     state.SkipWithError("session setup failed or the plaintext differs");
     return;
   }
   for (auto _ : state) {
-    pair.Drop();
-    if (!pair.Setup(text, nullptr)) {
+    if (!pair.Drop() || !pair.Setup(text, nullptr)) {
       state.SkipWithError("session setup failed");
       break;
     }
@@ -352,13 +444,13 @@ void OneDirectionBacklog(benchmark::State& state) {
 }
 
 void SessionCloneHoldfast(benchmark::State& state) {
-  HoldfastPair* pair = BacklogPair<HoldfastPair>(static_cast<int>(state.range(0)));
+  SessionPair* pair = BacklogPair<SessionPair>(static_cast<int>(state.range(0)));
   if (pair == nullptr) {
     state.SkipWithError("backlog setup failed");
     return;
   }
   for (auto _ : state) {
-    auto copy = pair->bob_session().Clone();
+    auto copy = pair->bob().session().Clone();
     benchmark::DoNotOptimize(copy);
   }
 }
@@ -367,19 +459,18 @@ void Backlogs(benchmark::internal::Benchmark* b) {
   b->Arg(kBacklogPerChain)->Arg(kBacklogMax)->Unit(benchmark::kMicrosecond);
 }
 
-HF_BENCH("BM_SignalSessionSetup/holdfast", SessionSetup<HoldfastPair>)
-    ->Unit(benchmark::kMicrosecond);
-HF_BENCH("BM_SignalSessionSetup/libsignal", SessionSetup<LibsignalPair>)
-    ->Unit(benchmark::kMicrosecond);
-HF_BENCH("BM_SignalAlternating/holdfast", Alternating<HoldfastPair>)
-    ->Unit(benchmark::kMicrosecond);
-HF_BENCH("BM_SignalAlternating/libsignal", Alternating<LibsignalPair>)
-    ->Unit(benchmark::kMicrosecond);
-HF_BENCH("BM_SignalOneDirection/holdfast", OneDirection<HoldfastPair>)
-    ->Unit(benchmark::kMicrosecond);
-HF_BENCH("BM_SignalOneDirection/libsignal", OneDirection<LibsignalPair>)
-    ->Unit(benchmark::kMicrosecond);
-HF_BENCH("BM_SignalOneDirectionBacklog/holdfast", OneDirectionBacklog<HoldfastPair>)
+// Registered under the names run.sh pairs: BM_<Op>/<implementation>[/<arg>].
+#define HF_SIGNAL_BENCH(op, fn)                                                             \
+  HF_BENCH("BM_Signal" op "/holdfast", fn<SessionPair>)->Unit(benchmark::kMicrosecond);     \
+  HF_BENCH("BM_Signal" op "/holdfast_store", fn<StorePair>)->Unit(benchmark::kMicrosecond); \
+  HF_BENCH("BM_Signal" op "/libsignal", fn<LibsignalPair>)->Unit(benchmark::kMicrosecond)
+
+HF_SIGNAL_BENCH("SessionSetup", SessionSetup);
+HF_SIGNAL_BENCH("Alternating", Alternating);
+HF_SIGNAL_BENCH("OneDirection", OneDirection);
+HF_BENCH("BM_SignalOneDirectionBacklog/holdfast", OneDirectionBacklog<SessionPair>)
+    ->Apply(Backlogs);
+HF_BENCH("BM_SignalOneDirectionBacklog/holdfast_store", OneDirectionBacklog<StorePair>)
     ->Apply(Backlogs);
 HF_BENCH("BM_SignalOneDirectionBacklog/libsignal", OneDirectionBacklog<LibsignalPair>)
     ->Apply(Backlogs);
