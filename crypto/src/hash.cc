@@ -166,6 +166,11 @@ Secret<kSha256Bytes> ExtractKeepingContext(ByteSpan salt, ByteSpan ikm) {
 }  // namespace
 
 Result<void> HkdfSha256(ByteSpan ikm, ByteSpan salt, ByteSpan info, MutableByteSpan out) {
+  // Refuse a bad length before extracting: the extract leaves its key in the cached context
+  // for the expand to replace and wipe.
+  if (out.empty() || out.size() > kHkdfSha256MaxOutputBytes) {
+    return Error{ErrorCode::kInvalidArgument, "hkdf output length"};
+  }
   const Secret<kSha256Bytes> prk = ExtractKeepingContext(salt, ikm);
   return HkdfSha256Expand(prk.span(), info, out);
 }

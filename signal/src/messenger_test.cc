@@ -133,6 +133,31 @@ TEST_P(Messenger, AChangedIdentityIsRefusedUntilAccepted) {
   ASSERT_EQ(Text(*DecryptFrom(*alice, "bob", from_new, rng)), "it's me");
 }
 
+TEST_P(Messenger, RollbackRestoresEveryWriteAndNestedFailuresAbortTheWhole) {
+  ProtocolStore& store = stores.Open("s");
+  ASSERT_TRUE(InitLocal(store, rng, 5, 3).ok());
+  const auto ids_before = *store.PreKeyIds();
+  ASSERT_EQ(ids_before.size(), 3u);
+  const auto kept = *store.LoadPreKey(ids_before[0]);
+
+  ASSERT_TRUE(store.Begin().ok());
+  ASSERT_TRUE(store.StorePreKey(999, crypto::X25519KeyPair::Generate(rng)).ok());
+  ASSERT_TRUE(store.RemovePreKey(ids_before[0]).ok());
+  ASSERT_TRUE(store.StorePreKey(ids_before[1], crypto::X25519KeyPair::Generate(rng)).ok());
+  ASSERT_TRUE(store.SetCounter("c", 7).ok());
+  store.Rollback();
+  EXPECT_EQ(*store.PreKeyIds(), ids_before);
+  EXPECT_EQ((*store.LoadPreKey(ids_before[0]))->public_key, kept->public_key);
+  EXPECT_EQ(*store.GetCounter("c"), 0u);
+
+  // An inner transaction that fails makes the outer commit fail and undo everything.
+  ASSERT_TRUE(store.Begin().ok());
+  ASSERT_TRUE(store.SetCounter("c", 1).ok());
+  EXPECT_EQ(StartSession(store, "x", PreKeyBundle{}, rng).code(), ErrorCode::kInvalidSignature);
+  EXPECT_FALSE(store.Commit().ok());
+  EXPECT_EQ(*store.GetCounter("c"), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(MemoryAndSqlite, Messenger, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& p) {
                            return p.param ? "Sqlite" : "Memory";

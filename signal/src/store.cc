@@ -38,12 +38,32 @@ std::string IdKey(uint32_t id) {
   return buf;
 }
 
-Result<crypto::X25519KeyPair> PairFrom(ByteSpan priv) {
-  HF_ASSIGN_OR_RETURN(auto key, crypto::X25519PrivateKey::FromBytes(priv));
-  return crypto::X25519KeyPair::FromPrivate(std::move(key));
+const Error kCorrupt{ErrorCode::kStorageFailure, "corrupt protocol store record"};
+
+// Key pairs are stored as private[32] || public[33], so loading one costs no scalar
+// multiplication.
+constexpr size_t kPairBytes = crypto::kX25519KeyBytes + crypto::kSignalPublicKeyBytes;
+
+void PutPair(uint8_t* out, const crypto::X25519KeyPair& pair) {
+  const ByteSpan priv = pair.private_key.Serialize();
+  const auto pub = pair.public_key.Serialize();
+  std::copy(priv.begin(), priv.end(), out);
+  std::copy(pub.begin(), pub.end(), out + priv.size());
 }
 
-const Error kCorrupt{ErrorCode::kStorageFailure, "corrupt protocol store record"};
+Result<crypto::X25519KeyPair> ReadPair(ByteReader& r) {
+  auto priv = r.ReadBytes(crypto::kX25519KeyBytes);
+  auto pub = r.ReadBytes(crypto::kSignalPublicKeyBytes);
+  if (!priv.ok() || !pub.ok()) {
+    return kCorrupt;
+  }
+  auto key = crypto::X25519PrivateKey::FromBytes(*priv);
+  auto public_key = crypto::X25519PublicKey::Parse(*pub);
+  if (!key.ok() || !public_key.ok()) {
+    return kCorrupt;
+  }
+  return crypto::X25519KeyPair{std::move(*key), *public_key};
+}
 
 class KvProtocolStore final : public ProtocolStore {
  public:
@@ -91,21 +111,19 @@ class KvProtocolStore final : public ProtocolStore {
       return ErrorCode::kNotFound;
     }
     ByteReader r(v->span());
-    auto priv = r.ReadBytes(32);
+    HF_ASSIGN_OR_RETURN(auto pair, ReadPair(r));
     auto reg = r.ReadU32Be();
-    if (!priv.ok() || !reg.ok() || !r.empty()) {
+    if (!reg.ok() || !r.empty()) {
       return kCorrupt;
     }
-    HF_ASSIGN_OR_RETURN(auto pair, PairFrom(*priv));
     return LocalIdentity{std::move(pair), *reg};
   }
 
   Result<void> SetLocalIdentity(const LocalIdentity& id) override {
-    SecretBytes v(36);
-    const ByteSpan priv = id.identity.private_key.Serialize();
-    std::copy(priv.begin(), priv.end(), v.data());
+    SecretBytes v(kPairBytes + 4);
+    PutPair(v.data(), id.identity);
     for (int i = 0; i < 4; ++i) {
-      v.data()[32 + i] = static_cast<uint8_t>(id.registration_id >> (24 - 8 * i));
+      v.data()[kPairBytes + i] = static_cast<uint8_t>(id.registration_id >> (24 - 8 * i));
     }
     return kv_->Put(kLocal, "identity", v.span());
   }
@@ -147,15 +165,18 @@ class KvProtocolStore final : public ProtocolStore {
     if (!v) {
       return std::optional<crypto::X25519KeyPair>();
     }
-    auto pair = PairFrom(v->span());
-    if (!pair.ok()) {
+    ByteReader r(v->span());
+    HF_ASSIGN_OR_RETURN(auto pair, ReadPair(r));
+    if (!r.empty()) {
       return kCorrupt;
     }
-    return std::optional<crypto::X25519KeyPair>(std::move(*pair));
+    return std::optional<crypto::X25519KeyPair>(std::move(pair));
   }
 
   Result<void> StorePreKey(uint32_t id, const crypto::X25519KeyPair& key) override {
-    return kv_->Put(kPreKey, IdKey(id), key.private_key.Serialize());
+    SecretBytes v(kPairBytes);
+    PutPair(v.data(), key);
+    return kv_->Put(kPreKey, IdKey(id), v.span());
   }
 
   Result<void> RemovePreKey(uint32_t id) override { return kv_->Delete(kPreKey, IdKey(id)); }
@@ -175,23 +196,15 @@ class KvProtocolStore final : public ProtocolStore {
       return std::optional<SignedPreKeyRecord>();
     }
     ByteReader r(v->span());
-    auto priv = r.ReadBytes(32);
-    if (!priv.ok()) {
-      return kCorrupt;
-    }
-    auto pair = PairFrom(*priv);
-    if (!pair.ok()) {
-      return kCorrupt;
-    }
+    HF_ASSIGN_OR_RETURN(auto pair, ReadPair(r));
     return std::optional<SignedPreKeyRecord>(
-        SignedPreKeyRecord{id, std::move(*pair), ToBytes(r.Rest())});
+        SignedPreKeyRecord{id, std::move(pair), ToBytes(r.Rest())});
   }
 
   Result<void> StoreSignedPreKey(const SignedPreKeyRecord& rec) override {
-    SecretBytes v(32 + rec.signature.size());
-    const ByteSpan priv = rec.key.private_key.Serialize();
-    std::copy(priv.begin(), priv.end(), v.data());
-    std::copy(rec.signature.begin(), rec.signature.end(), v.data() + 32);
+    SecretBytes v(kPairBytes + rec.signature.size());
+    PutPair(v.data(), rec.key);
+    std::copy(rec.signature.begin(), rec.signature.end(), v.data() + kPairBytes);
     return kv_->Put(kSignedPreKey, IdKey(rec.id), v.span());
   }
 
@@ -258,12 +271,14 @@ class MemoryKv final : public Kv {
     return std::optional<SecretBytes>(SecretBytes::Copy(it->second));
   }
   Result<void> Put(const char* table, const std::string& key, ByteSpan value) override {
+    Remember(table, key);
     Bytes& slot = tables_[table][key];
     SecureWipe(slot);
     slot = ToBytes(value);
     return Ok();
   }
   Result<void> Delete(const char* table, const std::string& key) override {
+    Remember(table, key);
     auto& t = tables_[table];
     auto it = t.find(key);
     if (it != t.end()) {
@@ -279,35 +294,69 @@ class MemoryKv final : public Kv {
     }
     return out;
   }
+  // A transaction keeps an undo log of the values it overwrote, so its cost follows what it
+  // changes rather than the size of the store.
   Result<void> Begin() override {
-    saved_ = tables_;
+    in_transaction_ = true;
     return Ok();
   }
   Result<void> Commit() override {
-    Wipe(saved_);
+    ForgetUndo();
     return Ok();
   }
   void Rollback() override {
-    Wipe(tables_);
-    tables_ = std::move(saved_);
-    saved_.clear();
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+      Table& t = tables_[it->table];
+      if (auto cur = t.find(it->key); cur != t.end()) {
+        SecureWipe(cur->second);
+        t.erase(cur);
+      }
+      if (it->old) {
+        t[it->key] = std::move(*it->old);
+      }
+    }
+    undo_.clear();
+    in_transaction_ = false;
   }
   ~MemoryKv() override {
-    Wipe(tables_);
-    Wipe(saved_);
-  }
-
- private:
-  static void Wipe(std::map<std::string, Table>& tables) {
-    for (auto& [name, t] : tables) {
+    ForgetUndo();
+    for (auto& [name, t] : tables_) {
       for (auto& [k, v] : t) {
         SecureWipe(v);
       }
     }
-    tables.clear();
   }
+
+ private:
+  struct Undo {
+    std::string table;
+    std::string key;
+    std::optional<Bytes> old;  // absent: the key did not exist
+  };
+
+  void Remember(const char* table, const std::string& key) {
+    if (!in_transaction_) {
+      return;
+    }
+    const Table& t = tables_[table];
+    auto it = t.find(key);
+    undo_.push_back(
+        Undo{table, key, it == t.end() ? std::nullopt : std::optional<Bytes>(it->second)});
+  }
+
+  void ForgetUndo() {
+    for (auto& u : undo_) {
+      if (u.old) {
+        SecureWipe(*u.old);
+      }
+    }
+    undo_.clear();
+    in_transaction_ = false;
+  }
+
   std::map<std::string, Table> tables_;
-  std::map<std::string, Table> saved_;
+  std::vector<Undo> undo_;
+  bool in_transaction_ = false;
 };
 
 class SqliteKv final : public Kv {
