@@ -9,8 +9,9 @@ packages=(
   # Libraries (DESIGN.md "Components and dependencies").
   libsodium-dev libssl-dev libsqlite3-dev libboost-dev libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libcli11-dev
-  # Tests and benchmarks; libsignal-protocol-c is the interop peer, never shipped.
-  libgtest-dev libgmock-dev libbenchmark-dev libsignal-protocol-c-dev
+  # Tests and benchmarks; libsignal-protocol-c is the interop peer and libolm (Olm/Megolm) a
+  # benchmark peer, never shipped.
+  libgtest-dev libgmock-dev libbenchmark-dev libsignal-protocol-c-dev libolm-dev
   # Fuzzing (libFuzzer ships with clang's runtime) and benchmark reports.
   clang libclang-rt-14-dev python3
 )

@@ -142,7 +142,19 @@ FieldElement FeMul(const FieldElement& a, const FieldElement& b) {
   return Carry(t);
 }
 
-FieldElement FeSquare(const FieldElement& a) { return FeMul(a, a); }
+FieldElement FeSquare(const FieldElement& a) {
+  // FeMul(a, a) with the symmetric products computed once: 15 multiplications, not 25.
+  const auto& x = a.limb;
+  const uint64_t d0 = 2 * x[0], d1 = 2 * x[1], d2 = 2 * x[2];
+  const uint64_t x3_19 = 19 * x[3], x4_19 = 19 * x[4], x4_38 = 38 * x[4];
+  std::array<u128, 5> t;
+  t[0] = u128{x[0]} * x[0] + u128{d1} * x4_19 + u128{d2} * x3_19;
+  t[1] = u128{d0} * x[1] + u128{x[3]} * x3_19 + u128{d2} * x4_19;
+  t[2] = u128{d0} * x[2] + u128{x[1]} * x[1] + u128{x[3]} * x4_38;
+  t[3] = u128{d0} * x[3] + u128{d1} * x[2] + u128{x[4]} * x4_19;
+  t[4] = u128{d0} * x[4] + u128{d1} * x[3] + u128{x[2]} * x[2];
+  return Carry(t);
+}
 
 FieldElement FeInvert(const FieldElement& z) {
   // z^(p-2) = z^(2^255 - 21) by the usual addition chain: 254 squarings, 11 multiplications.
@@ -163,6 +175,11 @@ FieldElement FeInvert(const FieldElement& z) {
 FieldElement MontgomeryUToEdwardsY(const FieldElement& u) {
   const FieldElement one = FeOne();
   return FeMul(FeSub(u, one), FeInvert(FeAdd(u, one)));
+}
+
+FieldElement EdwardsYToMontgomeryU(const FieldElement& y) {
+  const FieldElement one = FeOne();
+  return FeMul(FeAdd(one, y), FeInvert(FeSub(one, y)));
 }
 
 }  // namespace holdfast::crypto::internal

@@ -1,4 +1,5 @@
-// Arithmetic in GF(2^255 - 19), radix 2^51, for XEdDSA's Montgomery-to-Edwards conversion.
+// Arithmetic in GF(2^255 - 19), radix 2^51, for XEdDSA's Montgomery-to-Edwards conversion
+// and X25519 public keys computed on the Edwards curve (x25519.cc).
 //
 // libsodium 1.0.18 exposes no field operations, so these few live here. Every operation runs
 // in time independent of its operands. Limbs of a FieldElement stay below 2^52 between
@@ -37,6 +38,10 @@ FieldElement FeInvert(const FieldElement& a);
 // MontgomeryUToEdwardsY maps a Curve25519 u-coordinate to the birationally equivalent
 // Ed25519 y-coordinate, y = (u - 1) / (u + 1). u = -1 maps to y = 0.
 FieldElement MontgomeryUToEdwardsY(const FieldElement& u);
+
+// EdwardsYToMontgomeryU is the inverse map, u = (1 + y) / (1 - y). y = 1 (the identity)
+// maps to u = 0.
+FieldElement EdwardsYToMontgomeryU(const FieldElement& y);
 
 }  // namespace holdfast::crypto::internal
 

@@ -147,6 +147,7 @@ TEST(Field25519, ArithmeticMatchesBignum) {
       ASSERT_EQ(Enc(FeSub(Dec(x), Dec(y))), o.Sub(x, y)) << HexEncode(x) << " - " << HexEncode(y);
       ASSERT_EQ(Enc(FeMul(Dec(x), Dec(y))), o.Mul(x, y)) << HexEncode(x) << " * " << HexEncode(y);
     }
+    ASSERT_EQ(Enc(FeSquare(Dec(values[i]))), o.Mul(values[i], values[i])) << HexEncode(values[i]);
   }
 }
 
@@ -211,6 +212,20 @@ TEST(Field25519, MontgomeryToEdwardsMatchesBaseAndFormula) {
   for (const auto& u : TestValues(200)) {
     const Bytes32 want = o.Mul(o.Sub(u, one), o.Inv(o.Add(u, one)));
     EXPECT_EQ(Enc(MontgomeryUToEdwardsY(Dec(u))), want) << HexEncode(u);
+  }
+}
+
+TEST(Field25519, EdwardsToMontgomeryMatchesBaseAndFormula) {
+  FieldOracle o;
+  // The Ed25519 base point y = 4/5 maps to u = 9, and the map inverts MontgomeryUToEdwardsY.
+  Bytes32 nine{};
+  nine[0] = 9;
+  EXPECT_EQ(Enc(EdwardsYToMontgomeryU(MontgomeryUToEdwardsY(Dec(nine)))), nine);
+  Bytes32 one{};
+  one[0] = 1;
+  for (const auto& y : TestValues(200)) {
+    const Bytes32 want = o.Mul(o.Add(one, y), o.Inv(o.Sub(one, y)));
+    EXPECT_EQ(Enc(EdwardsYToMontgomeryU(Dec(y))), want) << HexEncode(y);
   }
 }
 

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <vector>
+
 #include "holdfast/common/encoding.h"
 #include "holdfast/common/rng.h"
 #include "holdfast/testing/kat.h"
@@ -48,6 +51,26 @@ TEST(X25519, Rfc7748DiffieHellman) {
     EXPECT_EQ(HexEncode(ab->span()), HexEncode(t.GetBytes("Shared")));
     EXPECT_TRUE(ab->Equals(*ba));
   });
+}
+
+// Public keys are computed on the Edwards curve (x25519.cc); they must equal the Montgomery
+// ladder's X25519(k, 9) for every scalar, including the extremes clamping allows.
+TEST(X25519PrivateKey, PublicKeyEqualsLadderFromBasePoint) {
+  DeterministicRng rng(21);
+  std::array<uint8_t, kX25519KeyBytes> base{9};
+  std::vector<Bytes> scalars = {Bytes(32, 0x00), Bytes(32, 0xff), Bytes(32, 0x55)};
+  for (int i = 0; i < 500; ++i) {
+    Bytes k(32);
+    rng.Fill(k);
+    scalars.push_back(k);
+  }
+  for (const Bytes& k : scalars) {
+    auto key = X25519PrivateKey::FromBytes(k);
+    ASSERT_TRUE(key.ok());
+    auto ladder = X25519(key->Serialize(), base);
+    ASSERT_TRUE(ladder.ok());
+    EXPECT_EQ(HexEncode(key->PublicKey().raw()), HexEncode(*ladder)) << HexEncode(k);
+  }
 }
 
 TEST(X25519PublicKey, SignalEncodingRoundTrip) {

@@ -42,33 +42,55 @@ Secret<kScalarBytes> HashToScalar(Sha512Hasher& hasher) {
 
 }  // namespace
 
-Result<XEdDsaSignature> XEdDsaSignWithNonce(const X25519PrivateKey& key, ByteSpan message,
-                                            std::span<const uint8_t, kXEdDsaNonceBytes> z) {
+Result<XEdDsaSigningKey> XEdDsaSigningKey::FromPrivate(const X25519PrivateKey& key) {
   internal::EnsureSodium();
   const ByteSpan k = key.Serialize();  // clamped scalar
 
   // calculate_key_pair: E = kB; A = E with its sign bit forced to 0; a = -k if E was negative.
-  std::array<uint8_t, kScalarBytes> big_a;
-  if (crypto_scalarmult_ed25519_base_noclamp(big_a.data(), k.data()) != 0) {
+  XEdDsaSigningKey out;
+  if (crypto_scalarmult_ed25519_base_noclamp(out.big_a_.data(), k.data()) != 0) {
     return Error{ErrorCode::kInvalidKey, "x25519 scalar"};
   }
-  const uint8_t negative = static_cast<uint8_t>(big_a[31] >> 7);
-  big_a[31] &= static_cast<uint8_t>(~kSignBit);
+  const uint8_t negative = static_cast<uint8_t>(out.big_a_[31] >> 7);
+  out.big_a_[31] &= static_cast<uint8_t>(~kSignBit);
 
   Secret<64> k_wide;
   std::copy(k.begin(), k.end(), k_wide.data());
-  Secret<kScalarBytes> a = ReduceWide(k_wide);
+  out.a_ = ReduceWide(k_wide);
   Secret<kScalarBytes> minus_a;
-  crypto_core_ed25519_scalar_negate(minus_a.data(), a.data());
+  crypto_core_ed25519_scalar_negate(minus_a.data(), out.a_.data());
   // Constant-time select of -a when `negative` is 1.
   const uint8_t mask = static_cast<uint8_t>(-negative);
+  uint8_t* a = out.a_.data();
   for (size_t i = 0; i < kScalarBytes; ++i) {
-    a.data()[i] = static_cast<uint8_t>(a.data()[i] ^ (mask & (a.data()[i] ^ minus_a.data()[i])));
+    a[i] = static_cast<uint8_t>(a[i] ^ (mask & (a[i] ^ minus_a.data()[i])));
   }
+  return out;
+}
 
+Result<XEdDsaSigningKey> XEdDsaSigningKey::FromBytes(ByteSpan bytes) {
+  if (bytes.size() != kBytes || (bytes[kBytes - 1] & kSignBit) != 0) {
+    return Error{ErrorCode::kInvalidKey, "xeddsa signing key"};
+  }
+  XEdDsaSigningKey out;
+  HF_ASSIGN_OR_RETURN(out.a_, Secret<kScalarBytes>::FromSpan(bytes.first(kScalarBytes)));
+  std::copy(bytes.begin() + kScalarBytes, bytes.end(), out.big_a_.begin());
+  return out;
+}
+
+SecretBytes XEdDsaSigningKey::Serialize() const {
+  SecretBytes out(kBytes);
+  std::copy(a_.data(), a_.data() + kScalarBytes, out.data());
+  std::copy(big_a_.begin(), big_a_.end(), out.data() + kScalarBytes);
+  return out;
+}
+
+Result<XEdDsaSignature> XEdDsaSigningKey::SignWithNonce(
+    ByteSpan message, std::span<const uint8_t, kXEdDsaNonceBytes> z) const {
+  internal::EnsureSodium();
   // r = hash_1(a || M || Z) mod q; R = rB.
   Sha512Hasher hasher;
-  hasher.Update(kHash1Prefix).Update(a.span()).Update(message).Update(z);
+  hasher.Update(kHash1Prefix).Update(a_.span()).Update(message).Update(z);
   const Secret<kScalarBytes> r = HashToScalar(hasher);
   XEdDsaSignature sig;
   if (crypto_scalarmult_ed25519_base_noclamp(sig.data(), r.data()) != 0) {
@@ -76,18 +98,29 @@ Result<XEdDsaSignature> XEdDsaSignWithNonce(const X25519PrivateKey& key, ByteSpa
   }
 
   // h = hash(R || A || M) mod q; s = r + h*a mod q.
-  hasher.Update(std::span(sig).first(kScalarBytes)).Update(big_a).Update(message);
+  hasher.Update(std::span(sig).first(kScalarBytes)).Update(big_a_).Update(message);
   const Secret<kScalarBytes> h = HashToScalar(hasher);
   Secret<kScalarBytes> ha;
-  crypto_core_ed25519_scalar_mul(ha.data(), h.data(), a.data());
+  crypto_core_ed25519_scalar_mul(ha.data(), h.data(), a_.data());
   crypto_core_ed25519_scalar_add(sig.data() + kScalarBytes, r.data(), ha.data());
   return sig;
 }
 
-Result<XEdDsaSignature> XEdDsaSign(const X25519PrivateKey& key, ByteSpan message, Rng& rng) {
+Result<XEdDsaSignature> XEdDsaSigningKey::Sign(ByteSpan message, Rng& rng) const {
   Secret<kXEdDsaNonceBytes> z;
   rng.Fill(z.mutable_span());
-  return XEdDsaSignWithNonce(key, message, std::span<const uint8_t, kXEdDsaNonceBytes>(z.span()));
+  return SignWithNonce(message, std::span<const uint8_t, kXEdDsaNonceBytes>(z.span()));
+}
+
+Result<XEdDsaSignature> XEdDsaSignWithNonce(const X25519PrivateKey& key, ByteSpan message,
+                                            std::span<const uint8_t, kXEdDsaNonceBytes> z) {
+  HF_ASSIGN_OR_RETURN(const XEdDsaSigningKey signer, XEdDsaSigningKey::FromPrivate(key));
+  return signer.SignWithNonce(message, z);
+}
+
+Result<XEdDsaSignature> XEdDsaSign(const X25519PrivateKey& key, ByteSpan message, Rng& rng) {
+  HF_ASSIGN_OR_RETURN(const XEdDsaSigningKey signer, XEdDsaSigningKey::FromPrivate(key));
+  return signer.Sign(message, rng);
 }
 
 Result<void> XEdDsaVerify(const X25519PublicKey& key, ByteSpan message, ByteSpan signature) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "holdfast/common/encoding.h"
 #include "holdfast/common/rng.h"
 #include "test_util.h"
@@ -34,6 +36,34 @@ TEST(XEdDsa, SignVerifyRoundTrip) {
     // The specification's signatures always have the top bit of s clear.
     EXPECT_EQ(f.sig[63] & 0x80, 0);
   }
+}
+
+// A prepared signing key signs exactly as the one-shot function, also after a round trip
+// through its stored form; malformed stored forms are refused.
+TEST(XEdDsaSigningKey, SignsAsOneShotAndRoundTrips) {
+  DeterministicRng rng(5);
+  for (int i = 0; i < 50; ++i) {
+    auto pair = X25519KeyPair::Generate(rng);
+    Bytes msg(static_cast<size_t>(i) * 3);
+    rng.Fill(msg);
+    std::array<uint8_t, kXEdDsaNonceBytes> z;
+    rng.Fill(z);
+    auto signer = XEdDsaSigningKey::FromPrivate(pair.private_key);
+    ASSERT_TRUE(signer.ok());
+    auto stored = XEdDsaSigningKey::FromBytes(signer->Serialize().span());
+    ASSERT_TRUE(stored.ok());
+    auto want = XEdDsaSignWithNonce(pair.private_key, msg, z);
+    auto got = stored->SignWithNonce(msg, z);
+    ASSERT_TRUE(want.ok() && got.ok());
+    EXPECT_EQ(HexEncode(*got), HexEncode(*want));
+    auto random = signer->Sign(msg, rng);
+    ASSERT_TRUE(random.ok());
+    EXPECT_TRUE(XEdDsaVerify(pair.public_key, msg, *random).ok());
+  }
+  Bytes bad(XEdDsaSigningKey::kBytes, 1);
+  bad.back() = 0x80;  // A with its sign bit set is never a stored XEdDSA key
+  EXPECT_EQ(XEdDsaSigningKey::FromBytes(bad).code(), ErrorCode::kInvalidKey);
+  EXPECT_EQ(XEdDsaSigningKey::FromBytes(Bytes(63, 1)).code(), ErrorCode::kInvalidKey);
 }
 
 TEST(XEdDsa, AnyFlippedBitFails) {

@@ -23,31 +23,47 @@ RootAndChain Split(const SecretBytes& derived) {
 
 }  // namespace
 
+namespace {
+
+// MessageKeysFrom expands a message key seed: (cipher 32 || mac 32 || iv 16).
+MessageKeys MessageKeysFrom(const Secret<kKeyBytes>& seed, uint32_t counter) {
+  SecretBytes derived(2 * kKeyBytes + kIvBytes);
+  // An empty salt is libsignal's 32 zero bytes. The length is fixed and valid, so this
+  // cannot fail.
+  (void)crypto::HkdfSha256(seed.span(), {}, AsBytes(kInfoMessageKeys), derived.mutable_span());
+  MessageKeys keys;
+  std::copy_n(derived.data(), kKeyBytes, keys.cipher_key.data());
+  std::copy_n(derived.data() + kKeyBytes, kKeyBytes, keys.mac_key.data());
+  std::copy_n(derived.data() + 2 * kKeyBytes, kIvBytes, keys.iv.data());
+  keys.counter = counter;
+  return keys;
+}
+
+}  // namespace
+
 ChainKey ChainKey::Next() const {
   const uint8_t seed = kChainKeySeed;
   return ChainKey{crypto::HmacSha256(key.span(), ByteSpan(&seed, 1)), index + 1};
 }
 
 MessageKeys ChainKey::Keys() const {
-  const uint8_t seed_byte = kMessageKeySeed;
-  const auto seed = crypto::HmacSha256(key.span(), ByteSpan(&seed_byte, 1));
-  SecretBytes derived(2 * kKeyBytes + kIvBytes);
-  const std::array<uint8_t, kKeyBytes> zero_salt{};
-  // Output length is fixed and valid, so this cannot fail.
-  (void)crypto::HkdfSha256(seed.span(), zero_salt, AsBytes(kInfoMessageKeys),
-                           derived.mutable_span());
-  MessageKeys keys;
-  std::copy_n(derived.data(), kKeyBytes, keys.cipher_key.data());
-  std::copy_n(derived.data() + kKeyBytes, kKeyBytes, keys.mac_key.data());
-  std::copy_n(derived.data() + 2 * kKeyBytes, kIvBytes, keys.iv.data());
-  keys.counter = index;
+  const uint8_t seed = kMessageKeySeed;
+  return MessageKeysFrom(crypto::HmacSha256(key.span(), ByteSpan(&seed, 1)), index);
+}
+
+MessageKeys ChainKey::Step() {
+  const crypto::HmacSha256Key keyed(key.span());
+  const uint8_t message_seed = kMessageKeySeed;
+  const uint8_t chain_seed = kChainKeySeed;
+  MessageKeys keys = MessageKeysFrom(keyed.Mac({ByteSpan(&message_seed, 1)}), index);
+  keyed.MacInto({ByteSpan(&chain_seed, 1)}, key.data());
+  ++index;
   return keys;
 }
 
 RootAndChain DeriveInitialKeys(ByteSpan agreements) {
   SecretBytes derived(2 * kKeyBytes);
-  const std::array<uint8_t, kKeyBytes> zero_salt{};
-  (void)crypto::HkdfSha256(agreements, zero_salt, AsBytes(kInfoText), derived.mutable_span());
+  (void)crypto::HkdfSha256(agreements, {}, AsBytes(kInfoText), derived.mutable_span());
   return Split(derived);
 }
 

@@ -23,8 +23,10 @@ struct SenderKeyState {
   uint32_t iteration = 0;  // of `chain`
   Secret<32> chain;
   crypto::X25519PublicKey signing_public;
-  std::optional<crypto::X25519PrivateKey> signing_private;  // only for our own key
-  std::deque<SenderMessageKey> skipped;                     // oldest first
+  // Only for our own key: the signing key in XEdDSA's form, so that a message costs one
+  // fixed-base multiplication, not two.
+  std::optional<crypto::XEdDsaSigningKey> signer;
+  std::deque<SenderMessageKey> skipped;  // oldest first
 
   std::unique_ptr<SenderKeyState> Clone() const {
     auto c = std::make_unique<SenderKeyState>();
@@ -32,8 +34,8 @@ struct SenderKeyState {
     c->iteration = iteration;
     c->chain = chain.Clone();
     c->signing_public = signing_public;
-    if (signing_private) {
-      c->signing_private = signing_private->Clone();
+    if (signer) {
+      c->signer = signer->Clone();
     }
     for (const auto& k : skipped) {
       c->skipped.push_back(SenderMessageKey{k.iteration, k.seed.Clone()});
@@ -59,8 +61,8 @@ struct GroupKeys {
 
 GroupKeys DeriveGroupKeys(const Secret<32>& seed) {
   SecretBytes out(48);
-  const std::array<uint8_t, 32> zero_salt{};
-  (void)crypto::HkdfSha256(seed.span(), zero_salt, AsBytes(kInfoGroup), out.mutable_span());
+  // An empty salt is 32 zero bytes.
+  (void)crypto::HkdfSha256(seed.span(), {}, AsBytes(kInfoGroup), out.mutable_span());
   GroupKeys k;
   std::copy_n(out.data(), 16, k.iv.data());
   std::copy_n(out.data() + 16, 32, k.key.data());
@@ -73,9 +75,15 @@ std::unique_ptr<SenderKeyState> NewOwnState(Rng& rng) {
   rng.Fill({reinterpret_cast<uint8_t*>(&id), sizeof(id)});
   s->id = id & 0x7fffffff;
   rng.Fill(s->chain.mutable_span());
-  auto pair = crypto::X25519KeyPair::Generate(rng);
-  s->signing_public = pair.public_key;
-  s->signing_private = std::move(pair.private_key);
+  // A signing key fails only for a scalar that is zero modulo the group order, which a
+  // clamped random key is not (probability 2^-250); draw again if it ever happens.
+  while (!s->signer) {
+    auto pair = crypto::X25519KeyPair::Generate(rng);
+    if (auto signer = crypto::XEdDsaSigningKey::FromPrivate(pair.private_key); signer.ok()) {
+      s->signing_public = pair.public_key;
+      s->signer = std::move(*signer);
+    }
+  }
   return s;
 }
 
@@ -127,7 +135,7 @@ void SenderKey::Rotate(Rng& rng) {
 }
 
 Result<Bytes> SenderKey::DistributionMessage() const {
-  if (states_.empty() || !states_.front()->signing_private) {
+  if (states_.empty() || !states_.front()->signer) {
     return ErrorCode::kNoSession;
   }
   const SenderKeyState& s = *states_.front();
@@ -180,7 +188,7 @@ Result<void> SenderKey::ProcessDistribution(ByteSpan message) {
 }
 
 Result<Bytes> SenderKey::Encrypt(ByteSpan plaintext, Rng& rng) {
-  if (states_.empty() || !states_.front()->signing_private) {
+  if (states_.empty() || !states_.front()->signer) {
     return ErrorCode::kNoSession;
   }
   SenderKeyState& s = *states_.front();
@@ -195,7 +203,7 @@ Result<Bytes> SenderKey::Encrypt(ByteSpan plaintext, Rng& rng) {
   Bytes out = {kVersionByte};
   const std::string serialized = pb.SerializeAsString();
   out.insert(out.end(), serialized.begin(), serialized.end());
-  HF_ASSIGN_OR_RETURN(const auto sig, crypto::XEdDsaSign(*s.signing_private, out, rng));
+  HF_ASSIGN_OR_RETURN(const auto sig, s.signer->Sign(out, rng));
   out.insert(out.end(), sig.begin(), sig.end());
   s.chain = ChainStep(s.chain, 0x02);
   ++s.iteration;
@@ -239,7 +247,10 @@ Result<SecretBytes> SenderKey::Decrypt(ByteSpan message) {
 
 namespace {
 
-constexpr uint8_t kSenderKeyFormatVersion = 1;
+// Version 2 stores our own signing key as XEdDSA's (a, A); version 1 (still read) stored the
+// X25519 private key.
+constexpr uint8_t kSenderKeyFormatVersion = 2;
+constexpr uint8_t kSenderKeyFormatVersion1 = 1;
 
 void PutU32(SecretBytes& out, size_t& at, uint32_t v) {
   for (int i = 0; i < 4; ++i) {
@@ -253,7 +264,8 @@ void PutBytes(SecretBytes& out, size_t& at, ByteSpan b) {
 }
 
 size_t StateBytes(const SenderKeyState& s) {
-  return 4 + 4 + 32 + 33 + 1 + (s.signing_private ? 32 : 0) + 2 + s.skipped.size() * 36;
+  return 4 + 4 + 32 + 33 + 1 + (s.signer ? crypto::XEdDsaSigningKey::kBytes : 0) + 2 +
+         s.skipped.size() * 36;
 }
 
 }  // namespace
@@ -272,9 +284,9 @@ SecretBytes SenderKey::Serialize() const {
     PutU32(out, at, s->iteration);
     PutBytes(out, at, s->chain.span());
     PutBytes(out, at, s->signing_public.Serialize());
-    out.data()[at++] = s->signing_private ? 1 : 0;
-    if (s->signing_private) {
-      PutBytes(out, at, s->signing_private->Serialize());
+    out.data()[at++] = s->signer ? 1 : 0;
+    if (s->signer) {
+      PutBytes(out, at, s->signer->Serialize().span());
     }
     out.data()[at++] = static_cast<uint8_t>(s->skipped.size() >> 8);
     out.data()[at++] = static_cast<uint8_t>(s->skipped.size());
@@ -290,7 +302,7 @@ Result<SenderKey> SenderKey::Deserialize(ByteSpan bytes) {
   const Error malformed{ErrorCode::kMalformed, "stored sender key"};
   ByteReader r(bytes);
   HF_ASSIGN_OR_RETURN(const uint8_t version, r.ReadU8());
-  if (version != kSenderKeyFormatVersion) {
+  if (version != kSenderKeyFormatVersion && version != kSenderKeyFormatVersion1) {
     return Error{ErrorCode::kUnsupportedVersion, "sender key format"};
   }
   HF_ASSIGN_OR_RETURN(const uint8_t n, r.ReadU8());
@@ -314,10 +326,18 @@ Result<SenderKey> SenderKey::Deserialize(ByteSpan bytes) {
     if (has_private > 1) {
       return malformed;
     }
-    if (has_private == 1) {
+    if (has_private == 1 && version == kSenderKeyFormatVersion1) {
+      // Version 1 kept the X25519 private key; make its signing form once, here.
       HF_ASSIGN_OR_RETURN(const ByteSpan priv, r.ReadBytes(32));
       HF_ASSIGN_OR_RETURN(auto k, crypto::X25519PrivateKey::FromBytes(priv));
-      s->signing_private = std::move(k);
+      HF_ASSIGN_OR_RETURN(s->signer, crypto::XEdDsaSigningKey::FromPrivate(k));
+    } else if (has_private == 1) {
+      HF_ASSIGN_OR_RETURN(const ByteSpan signer, r.ReadBytes(crypto::XEdDsaSigningKey::kBytes));
+      auto parsed_signer = crypto::XEdDsaSigningKey::FromBytes(signer);
+      if (!parsed_signer.ok()) {
+        return malformed;
+      }
+      s->signer = std::move(*parsed_signer);
     }
     HF_ASSIGN_OR_RETURN(const uint16_t skipped, r.ReadU16Be());
     if (skipped > kMaxSenderSkippedKeys) {

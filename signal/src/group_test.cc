@@ -5,6 +5,7 @@
 #include <string>
 
 #include "holdfast/common/rng.h"
+#include "holdfast/crypto/x25519.h"
 
 namespace holdfast::signal {
 namespace {
@@ -30,6 +31,36 @@ TEST(SenderKey, MembersReadInAnyOrderAndReplaysFail) {
   EXPECT_EQ(at_bob.Decrypt(sent[5]).code(), ErrorCode::kDuplicateMessage);
   EXPECT_EQ(at_carol.Decrypt(sent[3]).code(), ErrorCode::kDuplicateMessage);
   ASSERT_EQ(Text(*at_carol.Decrypt(sent[4])), "m4") << "skipped keys survive a duplicate";
+}
+
+// A record in the first stored format (the X25519 private key instead of XEdDSA's form) is
+// still read: its key signs messages that a member who got its distribution accepts.
+TEST(SenderKey, ReadsFormatVersion1) {
+  DeterministicRng rng(9);
+  const auto signing = crypto::X25519KeyPair::Generate(rng);
+  Bytes v1 = {1, 1, 0, 0, 0, 42, 0, 0, 0, 7};  // version 1, one state, id 42, iteration 7
+  Bytes chain(32);
+  rng.Fill(chain);
+  v1.insert(v1.end(), chain.begin(), chain.end());
+  const auto pub = signing.public_key.Serialize();
+  v1.insert(v1.end(), pub.begin(), pub.end());
+  v1.push_back(1);  // has the private key
+  const ByteSpan priv = signing.private_key.Serialize();
+  v1.insert(v1.end(), priv.begin(), priv.end());
+  v1.push_back(0);  // no skipped keys
+  v1.push_back(0);
+  auto own = SenderKey::Deserialize(v1);
+  ASSERT_TRUE(own.ok());
+  SenderKey member;
+  ASSERT_TRUE(member.ProcessDistribution(*own->DistributionMessage()).ok());
+  auto message = own->Encrypt(AsBytes("still here"), rng);
+  ASSERT_TRUE(message.ok());
+  EXPECT_EQ(Text(*member.Decrypt(*message)), "still here");
+  // Stored again, it is in the current format and reads back the same.
+  auto again = SenderKey::Deserialize(own->Serialize().span());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->Serialize().span()[0], 2);
+  EXPECT_TRUE(member.Decrypt(*again->Encrypt(AsBytes("x"), rng)).ok());
 }
 
 TEST(SenderKey, TamperingAndUnknownKeysFailWithoutHarm) {

@@ -261,9 +261,9 @@ class KvProtocolStore final : public ProtocolStore {
 
 class MemoryKv final : public Kv {
  public:
-  using Table = std::map<std::string, Bytes>;
+  using Table = std::map<std::string, Bytes, std::less<>>;
   Result<std::optional<SecretBytes>> Get(const char* table, const std::string& key) override {
-    auto& t = tables_[table];
+    const Table& t = tables_[table];
     auto it = t.find(key);
     if (it == t.end()) {
       return std::optional<SecretBytes>();
@@ -271,20 +271,22 @@ class MemoryKv final : public Kv {
     return std::optional<SecretBytes>(SecretBytes::Copy(it->second));
   }
   Result<void> Put(const char* table, const std::string& key, ByteSpan value) override {
-    Remember(table, key);
-    Bytes& slot = tables_[table][key];
-    SecureWipe(slot);
-    slot = ToBytes(value);
+    Table& t = tables_[table];
+    auto [it, inserted] = t.try_emplace(key);
+    Remember(table, key, inserted ? nullptr : &it->second);
+    SecureWipe(it->second);  // empty unless a transaction's undo log did not take the bytes
+    it->second.assign(value.begin(), value.end());
     return Ok();
   }
   Result<void> Delete(const char* table, const std::string& key) override {
-    Remember(table, key);
-    auto& t = tables_[table];
+    Table& t = tables_[table];
     auto it = t.find(key);
-    if (it != t.end()) {
-      SecureWipe(it->second);
-      t.erase(it);
+    if (it == t.end()) {
+      return Ok();
     }
+    Remember(table, key, &it->second);
+    SecureWipe(it->second);
+    t.erase(it);
     return Ok();
   }
   Result<std::vector<std::string>> Keys(const char* table) override {
@@ -329,19 +331,22 @@ class MemoryKv final : public Kv {
 
  private:
   struct Undo {
-    std::string table;
+    const char* table;
     std::string key;
     std::optional<Bytes> old;  // absent: the key did not exist
   };
 
-  void Remember(const char* table, const std::string& key) {
+  // Remember logs, inside a transaction, the value a write is about to replace (`old`, null
+  // when the key is new); the log takes the old bytes, leaving `old` empty.
+  void Remember(const char* table, const std::string& key, Bytes* old) {
     if (!in_transaction_) {
       return;
     }
-    const Table& t = tables_[table];
-    auto it = t.find(key);
     undo_.push_back(
-        Undo{table, key, it == t.end() ? std::nullopt : std::optional<Bytes>(it->second)});
+        Undo{table, key, old == nullptr ? std::nullopt : std::optional<Bytes>(std::move(*old))});
+    if (old != nullptr) {
+      old->clear();
+    }
   }
 
   void ForgetUndo() {
@@ -354,7 +359,8 @@ class MemoryKv final : public Kv {
     in_transaction_ = false;
   }
 
-  std::map<std::string, Table> tables_;
+  // Tables are named by the constants above, so their addresses identify them.
+  std::map<const char*, Table> tables_;
   std::vector<Undo> undo_;
   bool in_transaction_ = false;
 };

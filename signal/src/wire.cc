@@ -34,12 +34,7 @@ Secret<32> Mac(ByteSpan body, const Secret<kKeyBytes>& mac_key,
                const crypto::X25519PublicKey& sender, const crypto::X25519PublicKey& receiver) {
   const auto s = sender.Serialize();
   const auto r = receiver.Serialize();
-  Bytes input;
-  input.reserve(s.size() + r.size() + body.size());
-  input.insert(input.end(), s.begin(), s.end());
-  input.insert(input.end(), r.begin(), r.end());
-  input.insert(input.end(), body.begin(), body.end());
-  return crypto::HmacSha256(mac_key.span(), input);
+  return crypto::HmacSha256Key(mac_key.span()).Mac({s, r, body});
 }
 
 }  // namespace

@@ -1,5 +1,10 @@
 #include "holdfast/testing/libsignal_peer.h"
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
 #include <signal/curve.h>
 #include <signal/signal_protocol.h>
 
@@ -7,9 +12,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "holdfast/crypto/aes.h"
-#include "holdfast/crypto/hash.h"
-#include "holdfast/crypto/random.h"
 
 namespace holdfast::testing {
 namespace {
@@ -19,80 +21,120 @@ namespace {
   std::abort();
 }
 
-// HMAC contexts collect the key and data; the MAC is computed at final.
-struct HmacState {
-  Bytes key;
-  Bytes data;
-};
+// The crypto provider is OpenSSL used directly, as libsignal-protocol-c's own OpenSSL test
+// provider (tests/test_common_openssl.c) does, in OpenSSL 3's non-deprecated API: a MAC
+// context per HMAC, a digest context per SHA-512, a cipher context per encryption. The peer so
+// shares no code with Holdfast's crypto module: an interop test that passes means two
+// independent implementations agree, and benchmarks time libsignal as its users run it.
+
+// HmacTemplate is an HMAC-SHA256 context with its digest set and no key; each HMAC starts from
+// a copy of it, which saves looking the digest up by name every time.
+const EVP_MAC_CTX* HmacTemplate() {
+  static EVP_MAC_CTX* ctx = [] {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    EVP_MAC_CTX* c = mac == nullptr ? nullptr : EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END};
+    if (c == nullptr || EVP_MAC_CTX_set_params(c, params) != 1) {
+      Die("HMAC context");
+    }
+    return c;
+  }();
+  return ctx;
+}
 
 int RandomFunc(uint8_t* data, size_t len, void*) {
-  static crypto::SystemRng rng;
-  rng.Fill({data, len});
-  return SG_SUCCESS;
+  return RAND_bytes(data, static_cast<int>(len)) == 1 ? SG_SUCCESS : SG_ERR_UNKNOWN;
 }
 
 int HmacInit(void** ctx, const uint8_t* key, size_t key_len, void*) {
-  *ctx = new HmacState{Bytes(key, key + key_len), {}};
+  EVP_MAC_CTX* c = EVP_MAC_CTX_dup(HmacTemplate());
+  static const uint8_t kEmpty = 0;
+  if (c == nullptr || EVP_MAC_init(c, key_len == 0 ? &kEmpty : key, key_len, nullptr) != 1) {
+    EVP_MAC_CTX_free(c);
+    return SG_ERR_UNKNOWN;
+  }
+  *ctx = c;
   return SG_SUCCESS;
 }
 
 int HmacUpdate(void* ctx, const uint8_t* data, size_t len, void*) {
-  auto* s = static_cast<HmacState*>(ctx);
-  s->data.insert(s->data.end(), data, data + len);
-  return SG_SUCCESS;
+  return EVP_MAC_update(static_cast<EVP_MAC_CTX*>(ctx), data, len) == 1 ? SG_SUCCESS
+                                                                         : SG_ERR_UNKNOWN;
 }
 
 int HmacFinal(void* ctx, signal_buffer** out, void*) {
-  auto* s = static_cast<HmacState*>(ctx);
-  const auto mac = crypto::HmacSha256(s->key, s->data);
-  *out = signal_buffer_create(mac.data(), mac.size());
+  uint8_t mac[EVP_MAX_MD_SIZE];
+  size_t len = 0;
+  if (EVP_MAC_final(static_cast<EVP_MAC_CTX*>(ctx), mac, &len, sizeof(mac)) != 1) {
+    return SG_ERR_UNKNOWN;
+  }
+  *out = signal_buffer_create(mac, len);
+  OPENSSL_cleanse(mac, sizeof(mac));
   return *out ? SG_SUCCESS : SG_ERR_NOMEM;
 }
 
-void HmacCleanup(void* ctx, void*) { delete static_cast<HmacState*>(ctx); }
+void HmacCleanup(void* ctx, void*) { EVP_MAC_CTX_free(static_cast<EVP_MAC_CTX*>(ctx)); }
 
 int ShaInit(void** ctx, void*) {
-  *ctx = new crypto::Sha512Hasher();
+  EVP_MD_CTX* c = EVP_MD_CTX_new();
+  if (c == nullptr || EVP_DigestInit_ex(c, EVP_sha512(), nullptr) != 1) {
+    EVP_MD_CTX_free(c);
+    return SG_ERR_UNKNOWN;
+  }
+  *ctx = c;
   return SG_SUCCESS;
 }
 
 int ShaUpdate(void* ctx, const uint8_t* data, size_t len, void*) {
-  static_cast<crypto::Sha512Hasher*>(ctx)->Update({data, len});
-  return SG_SUCCESS;
+  return EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx), data, len) == 1 ? SG_SUCCESS
+                                                                         : SG_ERR_UNKNOWN;
 }
 
 int ShaFinal(void* ctx, signal_buffer** out, void*) {
-  const auto digest = static_cast<crypto::Sha512Hasher*>(ctx)->Finish();
-  *out = signal_buffer_create(digest.data(), digest.size());
+  auto* c = static_cast<EVP_MD_CTX*>(ctx);
+  uint8_t digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  // libsignal reuses the context after final, so it is reset for the next digest.
+  if (EVP_DigestFinal_ex(c, digest, &len) != 1 ||
+      EVP_DigestInit_ex(c, EVP_sha512(), nullptr) != 1) {
+    return SG_ERR_UNKNOWN;
+  }
+  *out = signal_buffer_create(digest, len);
   return *out ? SG_SUCCESS : SG_ERR_NOMEM;
 }
 
-void ShaCleanup(void* ctx, void*) { delete static_cast<crypto::Sha512Hasher*>(ctx); }
+void ShaCleanup(void* ctx, void*) { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx)); }
 
 int Crypt(bool encrypt, signal_buffer** out, int cipher, const uint8_t* key, size_t key_len,
           const uint8_t* iv, size_t iv_len, const uint8_t* in, size_t in_len) {
-  const ByteSpan k(key, key_len), v(iv, iv_len), input(in, in_len);
-  if (cipher == SG_CIPHER_AES_CTR_NOPADDING) {
-    Bytes result(in_len);
-    if (!crypto::Aes256Ctr(k, v, input, result).ok()) {
-      return SG_ERR_UNKNOWN;
-    }
-    *out = signal_buffer_create(result.data(), result.size());
-  } else if (cipher == SG_CIPHER_AES_CBC_PKCS5 && encrypt) {
-    auto result = crypto::Aes256CbcEncrypt(k, v, input);
-    if (!result.ok()) {
-      return SG_ERR_UNKNOWN;
-    }
-    *out = signal_buffer_create(result->data(), result->size());
-  } else if (cipher == SG_CIPHER_AES_CBC_PKCS5) {
-    auto result = crypto::Aes256CbcDecrypt(k, v, input);
-    if (!result.ok()) {
-      return SG_ERR_UNKNOWN;
-    }
-    *out = signal_buffer_create(result->data(), result->size());
+  const EVP_CIPHER* evp = nullptr;
+  if (key_len == 32 && iv_len == 16 && cipher == SG_CIPHER_AES_CTR_NOPADDING) {
+    evp = EVP_aes_256_ctr();
+  } else if (key_len == 32 && iv_len == 16 && cipher == SG_CIPHER_AES_CBC_PKCS5) {
+    evp = EVP_aes_256_cbc();
   } else {
     return SG_ERR_UNKNOWN;
   }
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  if (ctx == nullptr) {
+    return SG_ERR_NOMEM;
+  }
+  Bytes result(in_len + 16);
+  int n = 0;
+  int tail = 0;
+  const bool ok =
+      EVP_CipherInit_ex(ctx, evp, nullptr, key, iv, encrypt ? 1 : 0) == 1 &&
+      EVP_CipherUpdate(ctx, result.data(), &n, in, static_cast<int>(in_len)) == 1 &&
+      EVP_CipherFinal_ex(ctx, result.data() + n, &tail) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  if (!ok) {
+    return SG_ERR_UNKNOWN;
+  }
+  *out = signal_buffer_create(result.data(), static_cast<size_t>(n + tail));
+  OPENSSL_cleanse(result.data(), result.size());
   return *out ? SG_SUCCESS : SG_ERR_NOMEM;
 }
 

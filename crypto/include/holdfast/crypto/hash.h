@@ -50,6 +50,34 @@ class Hasher {
 using Sha256Hasher = Hasher<kSha256Bytes>;
 using Sha512Hasher = Hasher<kSha512Bytes>;
 
+// HmacSha256Key is an HMAC-SHA256 key made ready for use (RFC 2104): it holds the SHA-256
+// states after the key's inner and outer pads, so that each MAC under the key costs only the
+// message's blocks and one more. Those states are as secret as the key: they live only in
+// this object and are wiped when it is destroyed. Use one when a key makes several MACs (a
+// ratchet chain step, an HKDF expand). Not copyable; const methods are thread-safe.
+class HmacSha256Key {
+ public:
+  // kStateBytes holds one SHA-256 state (OpenSSL's SHA256_CTX; checked in hmac.cc).
+  static constexpr size_t kStateBytes = 112;
+
+  explicit HmacSha256Key(ByteSpan key);
+  ~HmacSha256Key();
+  HmacSha256Key(const HmacSha256Key&) = delete;
+  HmacSha256Key& operator=(const HmacSha256Key&) = delete;
+
+  // Mac returns HMAC-SHA256(key, parts[0] || parts[1] || ...), without joining the parts.
+  Secret<kHmacSha256Bytes> Mac(std::initializer_list<ByteSpan> parts) const;
+  // MacInto writes the same 32 bytes to `out`.
+  void MacInto(std::initializer_list<ByteSpan> parts, uint8_t* out) const;
+  // Verify compares `tag` with the MAC's first tag.size() bytes in constant time, as
+  // VerifyHmacSha256 below.
+  Result<void> Verify(std::initializer_list<ByteSpan> parts, ByteSpan tag) const;
+
+ private:
+  alignas(8) std::array<uint8_t, kStateBytes> inner_;
+  alignas(8) std::array<uint8_t, kStateBytes> outer_;
+};
+
 // HmacSha256 returns HMAC-SHA256(key, data). The output is kept in a Secret because the
 // ratchet uses it as key material.
 Secret<kHmacSha256Bytes> HmacSha256(ByteSpan key, ByteSpan data);

@@ -34,6 +34,8 @@ struct ChainKey {
 
   ChainKey Next() const;
   MessageKeys Keys() const;
+  // Step returns Keys() and moves this link to Next(), keying HMAC once for both.
+  MessageKeys Step();
   ChainKey Clone() const { return ChainKey{key.Clone(), index}; }
 };
 

@@ -2,8 +2,9 @@
 //
 // A Session holds the current state and up to kMaxArchivedStates earlier ones (kept so that
 // two people who start sessions with each other at once can still read each other).
-// Decryption is transactional: it works on a copy and replaces the session only after the
-// message authenticated; on any failure the session is exactly as it was.
+// Decryption is transactional: a message's changes (the chain's next links, a DH ratchet step,
+// a new state) are computed on the side and applied only after the message authenticated and
+// decrypted; on any failure the session is exactly as it was.
 #ifndef HOLDFAST_SIGNAL_SESSION_H_
 #define HOLDFAST_SIGNAL_SESSION_H_
 
@@ -100,6 +101,10 @@ class Session {
                                     std::optional<uint32_t>* used_pre_key = nullptr);
 
  private:
+  Result<SecretBytes> DecryptParsed(const SignalMessage& message, Rng& rng);
+  // Install makes `state` current, archiving the current one.
+  void Install(std::unique_ptr<SessionState> state);
+
   std::unique_ptr<SessionState> current_;
   std::deque<std::unique_ptr<SessionState>> previous_;  // newest first
 };

@@ -1,8 +1,9 @@
 // LibsignalPeer: libsignal-protocol-c (the Debian package) as an interop peer for tests and
 // benchmarks. Never linked into a shipped binary.
 //
-// The peer gets its primitives from Holdfast's crypto module through libsignal's crypto
-// provider hooks, which is how libsignal-protocol-c is meant to be embedded.
+// libsignal-protocol-c takes its primitives through crypto provider hooks; the peer's provider
+// is OpenSSL used directly, as the library's own OpenSSL test provider does, so it shares no
+// code with Holdfast's crypto module (testing/src/libsignal_peer.cc).
 #ifndef HOLDFAST_TESTING_LIBSIGNAL_PEER_H_
 #define HOLDFAST_TESTING_LIBSIGNAL_PEER_H_
 
