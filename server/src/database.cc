@@ -1,0 +1,126 @@
+#include "holdfast/server/database.h"
+
+#include <chrono>
+#include <future>
+#include <utility>
+#include <vector>
+
+namespace holdfast::server {
+
+Database::Database(std::unique_ptr<Storage> storage, size_t max_batch)
+    : storage_(std::move(storage)), max_batch_(max_batch == 0 ? 1 : max_batch) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Database::~Database() { Stop(); }
+
+void Database::Submit(Work work, Done done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(Item{std::move(work), std::move(done)});
+      cv_.notify_one();
+      return;
+    }
+  }
+  if (done) {
+    done(Error{ErrorCode::kUnavailable, "database stopping"});
+  }
+}
+
+Result<void> Database::Run(Work work) {
+  std::promise<Result<void>> promise;
+  auto future = promise.get_future();
+  Submit(std::move(work), [&promise](Result<void> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+void Database::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && !thread_.joinable()) {
+      return;
+    }
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable() && !OnThread()) {
+    thread_.join();
+  }
+}
+
+void Database::SetCommitObserver(CommitObserver observer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  observer_ = std::move(observer);
+}
+
+DatabaseStats Database::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+void Database::Loop() {
+  std::deque<Item> batch;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) {
+        return;  // stopping, and everything submitted has run
+      }
+      while (!queue_.empty() && batch.size() < max_batch_) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    RunBatch(batch);
+    batch.clear();
+  }
+}
+
+void Database::RunBatch(std::deque<Item>& batch) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<Result<void>> results;
+  results.reserve(batch.size());
+  Result<void> commit = storage_->Begin();
+  if (commit.ok()) {
+    for (Item& item : batch) {
+      Result<void> r = storage_->Savepoint();
+      if (r.ok()) {
+        r = item.work(*storage_);
+        if (r.ok()) {
+          r = storage_->Release();
+        } else {
+          storage_->RollbackToSavepoint();
+        }
+      }
+      results.push_back(std::move(r));
+    }
+    commit = storage_->Commit();
+    if (!commit.ok()) {
+      storage_->Rollback();
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CommitObserver observer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.batches;
+    stats_.items += batch.size();
+    if (!commit.ok()) {
+      ++stats_.failed_commits;
+    }
+    observer = observer_;
+  }
+  if (observer) {
+    observer(batch.size(), seconds);
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].done) {
+      batch[i].done(commit.ok() ? std::move(results[i]) : Result<void>(commit.error()));
+    }
+  }
+}
+
+}  // namespace holdfast::server

@@ -1,0 +1,761 @@
+// The SQLite implementation of holdfastd's storage (storage.h). The schema is written as a
+// list of migrations; a database records the last one applied in meta.schema_version.
+#include <array>
+#include <string>
+#include <utility>
+
+#include "holdfast/common/sqlite.h"
+#include "holdfast/server/storage.h"
+
+namespace holdfast::server {
+namespace {
+
+// kMigrations[i] takes the schema from version i to version i + 1. Never edit one that has
+// shipped: add a new one.
+constexpr std::array<const char*, 1> kMigrations = {
+    // 1: accounts, devices, codes, keys, queues, IP records.
+    R"sql(
+CREATE TABLE accounts (
+  id BLOB PRIMARY KEY,
+  phone TEXT NOT NULL UNIQUE,
+  access_key BLOB NOT NULL DEFAULT x'',
+  created_ms INTEGER NOT NULL,
+  next_device INTEGER NOT NULL DEFAULT 1
+) WITHOUT ROWID;
+CREATE TABLE devices (
+  account BLOB NOT NULL,
+  id INTEGER NOT NULL,
+  registration_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  credential_hash BLOB NOT NULL,
+  created_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL,
+  PRIMARY KEY (account, id)
+) WITHOUT ROWID;
+CREATE TABLE codes (
+  phone TEXT PRIMARY KEY,
+  code_hash BLOB NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  attempts INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE link_codes (
+  code_hash BLOB PRIMARY KEY,
+  account BLOB NOT NULL,
+  expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE identity_keys (
+  account BLOB NOT NULL,
+  device INTEGER NOT NULL,
+  key BLOB NOT NULL,
+  PRIMARY KEY (account, device)
+) WITHOUT ROWID;
+CREATE TABLE signed_pre_keys (
+  account BLOB NOT NULL,
+  device INTEGER NOT NULL,
+  id INTEGER NOT NULL,
+  public_key BLOB NOT NULL,
+  signature BLOB NOT NULL,
+  PRIMARY KEY (account, device)
+) WITHOUT ROWID;
+CREATE TABLE one_time_pre_keys (
+  account BLOB NOT NULL,
+  device INTEGER NOT NULL,
+  id INTEGER NOT NULL,
+  public_key BLOB NOT NULL,
+  PRIMARY KEY (account, device, id)
+) WITHOUT ROWID;
+CREATE TABLE envelopes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  account BLOB NOT NULL,
+  device INTEGER NOT NULL,
+  id BLOB NOT NULL,
+  type INTEGER NOT NULL,
+  source_account BLOB NOT NULL,
+  source_device INTEGER NOT NULL,
+  client_ts INTEGER NOT NULL,
+  server_ts INTEGER NOT NULL,
+  content BLOB NOT NULL
+);
+CREATE INDEX envelopes_queue ON envelopes (account, device, seq);
+CREATE UNIQUE INDEX envelopes_id ON envelopes (account, device, id);
+CREATE INDEX envelopes_age ON envelopes (server_ts);
+CREATE TABLE ip_records (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  account BLOB NOT NULL,
+  device INTEGER NOT NULL,
+  ip TEXT NOT NULL,
+  port INTEGER NOT NULL,
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER
+);
+CREATE INDEX ip_records_account ON ip_records (account, start_ms);
+CREATE INDEX ip_records_end ON ip_records (end_ms);
+)sql",
+};
+
+constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
+
+ByteSpan Span(const AccountId& id) { return ByteSpan(id.data(), id.size()); }
+
+// Statements is a lazily prepared statement cache: each SQL text is compiled once.
+class Statements {
+ public:
+  explicit Statements(SqliteDb& db) : db_(db) {}
+  Result<SqliteStatement*> Get(int slot, std::string_view sql) {
+    if (cache_[slot] == nullptr) {
+      HF_ASSIGN_OR_RETURN(SqliteStatement stmt, db_.Prepare(sql));
+      cache_[slot] = std::make_unique<SqliteStatement>(std::move(stmt));
+    }
+    return cache_[slot].get();
+  }
+
+ private:
+  static constexpr int kSlots = 64;
+  SqliteDb& db_;
+  std::array<std::unique_ptr<SqliteStatement>, kSlots> cache_;
+};
+
+// Query runs a prepared statement and resets it afterwards, whatever happens.
+class Query {
+ public:
+  explicit Query(SqliteStatement* stmt) : stmt_(stmt) {}
+  ~Query() { stmt_->Reset(); }
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+  SqliteStatement* operator->() { return stmt_; }
+  SqliteStatement& operator*() { return *stmt_; }
+
+ private:
+  SqliteStatement* stmt_;
+};
+
+// Statement slots (one per SQL text below).
+enum Slot : int {
+  kAccountByPhone,
+  kAccountById,
+  kCreateAccount,
+  kSetAccessKey,
+  kDevices,
+  kGetDevice,
+  kNextDevice,
+  kAddDevice,
+  kRemoveDevice,
+  kTouchDevice,
+  kGetCode,
+  kPutCode,
+  kDeleteCode,
+  kPutLinkCode,
+  kTakeLinkCode,
+  kPurgeCodes,
+  kPurgeLinkCodes,
+  kSetIdentity,
+  kSetSignedPreKey,
+  kAddOneTime,
+  kCountOneTime,
+  kTakeOneTime,
+  kGetIdentity,
+  kGetSignedPreKey,
+  kDeleteIdentity,
+  kDeleteSignedPreKey,
+  kDeleteOneTime,
+  kInsertEnvelope,
+  kCountEnvelopes,
+  kFetchEnvelopes,
+  kDeleteEnvelope,
+  kDeleteDeviceEnvelopes,
+  kPurgeEnvelopes,
+  kTotalEnvelopes,
+  kOpenIp,
+  kCloseIp,
+  kCloseAllIp,
+  kIpForAccount,
+  kPurgeIp,
+  kChanges,
+};
+
+class SqliteStorage final : public Storage,
+                            AccountStore,
+                            KeyStore,
+                            QueueStore,
+                            IpRecordStore {
+ public:
+  explicit SqliteStorage(SqliteDb db) : db_(std::move(db)), stmts_(db_) {}
+
+  Result<void> Migrate() {
+    HF_RETURN_IF_ERROR(
+        db_.Exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', 0);"));
+    HF_ASSIGN_OR_RETURN(auto version,
+                        db_.Prepare("SELECT value FROM meta WHERE key = 'schema_version'"));
+    HF_ASSIGN_OR_RETURN(const bool row, version.Step());
+    if (!row) {
+      return Error{ErrorCode::kStorageFailure, "schema version missing"};
+    }
+    schema_version_ = static_cast<int>(version.ColumnInt64(0));
+    version.Reset();
+    if (schema_version_ > kSchemaVersion || schema_version_ < 0) {
+      return Error{ErrorCode::kUnsupportedVersion, "database schema is newer than this server"};
+    }
+    while (schema_version_ < kSchemaVersion) {
+      HF_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
+      auto step = db_.Exec(kMigrations[static_cast<size_t>(schema_version_)]);
+      if (step.ok()) {
+        step = db_.Exec("UPDATE meta SET value = " + std::to_string(schema_version_ + 1) +
+                        " WHERE key = 'schema_version'");
+      }
+      if (!step.ok()) {
+        (void)db_.Exec("ROLLBACK");
+        return step.error();
+      }
+      HF_RETURN_IF_ERROR(db_.Exec("COMMIT"));
+      ++schema_version_;
+    }
+    return Ok();
+  }
+
+  // Storage.
+  AccountStore& accounts() override { return *this; }
+  KeyStore& keys() override { return *this; }
+  QueueStore& queues() override { return *this; }
+  IpRecordStore& ip_records() override { return *this; }
+  Result<void> Begin() override { return db_.Exec("BEGIN IMMEDIATE"); }
+  Result<void> Commit() override { return db_.Exec("COMMIT"); }
+  void Rollback() override { (void)db_.Exec("ROLLBACK"); }
+  Result<void> Savepoint() override { return db_.Exec("SAVEPOINT item"); }
+  Result<void> Release() override { return db_.Exec("RELEASE item"); }
+  void RollbackToSavepoint() override { (void)db_.Exec("ROLLBACK TO item; RELEASE item"); }
+  int SchemaVersion() const override { return schema_version_; }
+
+  // AccountStore.
+  Result<std::optional<Account>> ByPhone(std::string_view phone) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kAccountByPhone,
+                                            "SELECT id, phone, access_key, created_ms FROM "
+                                            "accounts WHERE phone = ?1"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindText(1, phone));
+    return ReadAccount(*q);
+  }
+  Result<std::optional<Account>> ById(const AccountId& id) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kAccountById,
+                                            "SELECT id, phone, access_key, created_ms FROM "
+                                            "accounts WHERE id = ?1"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+    return ReadAccount(*q);
+  }
+  Result<void> Create(const Account& a) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kCreateAccount,
+                                            "INSERT INTO accounts (id, phone, access_key, "
+                                            "created_ms) VALUES (?1, ?2, ?3, ?4)"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(a.id)));
+    HF_RETURN_IF_ERROR(q->BindText(2, a.phone));
+    HF_RETURN_IF_ERROR(q->BindBlob(3, a.access_key));
+    HF_RETURN_IF_ERROR(q->BindInt64(4, a.created_ms));
+    return q->Run();
+  }
+  Result<void> SetAccessKey(const AccountId& id, ByteSpan key) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kSetAccessKey,
+                                            "UPDATE accounts SET access_key = ?2 WHERE id = ?1"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+    HF_RETURN_IF_ERROR(q->BindBlob(2, key));
+    return q->Run();
+  }
+
+  Result<std::vector<Device>> Devices(const AccountId& id) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kDevices,
+                                            "SELECT id, registration_id, name, credential_hash, "
+                                            "created_ms, last_seen_ms FROM devices WHERE "
+                                            "account = ?1 ORDER BY id"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+    std::vector<Device> out;
+    while (true) {
+      HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+      if (!row) {
+        break;
+      }
+      out.push_back(ReadDevice(*q));
+    }
+    return out;
+  }
+  Result<std::optional<Device>> GetDevice(const AccountId& id, uint32_t device) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kGetDevice,
+                                            "SELECT id, registration_id, name, credential_hash, "
+                                            "created_ms, last_seen_ms FROM devices WHERE "
+                                            "account = ?1 AND id = ?2"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, device));
+    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+    if (!row) {
+      return std::optional<Device>();
+    }
+    return std::optional<Device>(ReadDevice(*q));
+  }
+  Result<uint32_t> AddDevice(const AccountId& id, const Device& d) override {
+    HF_ASSIGN_OR_RETURN(auto* next,
+                        stmts_.Get(kNextDevice,
+                                   "UPDATE accounts SET next_device = next_device + 1 WHERE "
+                                   "id = ?1 RETURNING next_device - 1"));
+    uint32_t device_id = 0;
+    {
+      Query q(next);
+      HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+      HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+      if (!row) {
+        return ErrorCode::kNotFound;
+      }
+      device_id = static_cast<uint32_t>(q->ColumnInt64(0));
+    }
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kAddDevice,
+                                            "INSERT INTO devices (account, id, registration_id, "
+                                            "name, credential_hash, created_ms, last_seen_ms) "
+                                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, device_id));
+    HF_RETURN_IF_ERROR(q->BindInt64(3, d.registration_id));
+    HF_RETURN_IF_ERROR(q->BindText(4, d.name));
+    HF_RETURN_IF_ERROR(q->BindBlob(5, d.credential_hash));
+    HF_RETURN_IF_ERROR(q->BindInt64(6, d.created_ms));
+    HF_RETURN_IF_ERROR(q->BindInt64(7, d.last_seen_ms));
+    HF_RETURN_IF_ERROR(q->Run());
+    return device_id;
+  }
+  Result<void> RemoveDevice(const AccountId& id, uint32_t device) override {
+    return RunIdDevice(kRemoveDevice, "DELETE FROM devices WHERE account = ?1 AND id = ?2", id,
+                       device);
+  }
+  Result<void> TouchDevice(const AccountId& id, uint32_t device, int64_t day_ms) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kTouchDevice,
+                                            "UPDATE devices SET last_seen_ms = ?3 WHERE "
+                                            "account = ?1 AND id = ?2"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, device));
+    HF_RETURN_IF_ERROR(q->BindInt64(3, day_ms));
+    return q->Run();
+  }
+
+  Result<std::optional<PendingCode>> GetCode(std::string_view phone) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kGetCode,
+                                            "SELECT code_hash, expires_ms, attempts FROM codes "
+                                            "WHERE phone = ?1"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindText(1, phone));
+    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+    if (!row) {
+      return std::optional<PendingCode>();
+    }
+    return std::optional<PendingCode>(PendingCode{ToBytes(q->ColumnBlob(0)), q->ColumnInt64(1),
+                                                  static_cast<uint32_t>(q->ColumnInt64(2))});
+  }
+  Result<void> PutCode(std::string_view phone, const PendingCode& c) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kPutCode,
+                                            "INSERT OR REPLACE INTO codes VALUES (?1, ?2, ?3, "
+                                            "?4)"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindText(1, phone));
+    HF_RETURN_IF_ERROR(q->BindBlob(2, c.code_hash));
+    HF_RETURN_IF_ERROR(q->BindInt64(3, c.expires_ms));
+    HF_RETURN_IF_ERROR(q->BindInt64(4, c.attempts));
+    return q->Run();
+  }
+  Result<void> DeleteCode(std::string_view phone) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kDeleteCode, "DELETE FROM codes WHERE phone = ?1"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindText(1, phone));
+    return q->Run();
+  }
+  Result<void> PutLinkCode(ByteSpan code_hash, const LinkCode& c) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kPutLinkCode,
+                                            "INSERT OR REPLACE INTO link_codes VALUES (?1, ?2, "
+                                            "?3)"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, code_hash));
+    HF_RETURN_IF_ERROR(q->BindBlob(2, Span(c.account)));
+    HF_RETURN_IF_ERROR(q->BindInt64(3, c.expires_ms));
+    return q->Run();
+  }
+  Result<std::optional<LinkCode>> TakeLinkCode(ByteSpan code_hash) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kTakeLinkCode,
+                                            "DELETE FROM link_codes WHERE code_hash = ?1 "
+                                            "RETURNING account, expires_ms"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, code_hash));
+    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+    if (!row) {
+      return std::optional<LinkCode>();
+    }
+    LinkCode c;
+    HF_ASSIGN_OR_RETURN(c.account, ReadAccountId(q->ColumnBlob(0)));
+    c.expires_ms = q->ColumnInt64(1);
+    // Step to the end so that the deletion completes before the reset.
+    HF_ASSIGN_OR_RETURN(const bool more, q->Step());
+    (void)more;
+    return std::optional<LinkCode>(c);
+  }
+  Result<uint64_t> PurgeExpiredCodes(int64_t now_ms) override {
+    HF_ASSIGN_OR_RETURN(const uint64_t codes,
+                        RunCount(kPurgeCodes, "DELETE FROM codes WHERE expires_ms < ?1", now_ms));
+    HF_ASSIGN_OR_RETURN(const uint64_t links,
+                        RunCount(kPurgeLinkCodes, "DELETE FROM link_codes WHERE expires_ms < ?1",
+                                 now_ms));
+    return codes + links;
+  }
+
+  // KeyStore.
+  Result<void> SetIdentityKey(const AccountId& id, uint32_t device, ByteSpan key) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kSetIdentity,
+                                            "INSERT OR REPLACE INTO identity_keys VALUES (?1, "
+                                            "?2, ?3)"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, device));
+    HF_RETURN_IF_ERROR(q->BindBlob(3, key));
+    return q->Run();
+  }
+  Result<void> SetSignedPreKey(const AccountId& id, uint32_t device,
+                               const SignedPreKeyRecord& k) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kSetSignedPreKey,
+                                            "INSERT OR REPLACE INTO signed_pre_keys VALUES (?1, "
+                                            "?2, ?3, ?4, ?5)"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, device));
+    HF_RETURN_IF_ERROR(q->BindInt64(3, k.id));
+    HF_RETURN_IF_ERROR(q->BindBlob(4, k.public_key));
+    HF_RETURN_IF_ERROR(q->BindBlob(5, k.signature));
+    return q->Run();
+  }
+  Result<void> AddOneTimePreKeys(const AccountId& id, uint32_t device,
+                                 const std::vector<OneTimePreKeyRecord>& keys) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kAddOneTime,
+                                            "INSERT OR REPLACE INTO one_time_pre_keys VALUES "
+                                            "(?1, ?2, ?3, ?4)"));
+    for (const auto& k : keys) {
+      Query q(s);
+      HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+      HF_RETURN_IF_ERROR(q->BindInt64(2, device));
+      HF_RETURN_IF_ERROR(q->BindInt64(3, k.id));
+      HF_RETURN_IF_ERROR(q->BindBlob(4, k.public_key));
+      HF_RETURN_IF_ERROR(q->Run());
+    }
+    return Ok();
+  }
+  Result<uint32_t> CountOneTimePreKeys(const AccountId& id, uint32_t device) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kCountOneTime,
+                                            "SELECT count(*) FROM one_time_pre_keys WHERE "
+                                            "account = ?1 AND device = ?2"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, device));
+    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+    return row ? static_cast<uint32_t>(q->ColumnInt64(0)) : 0u;
+  }
+  Result<std::optional<OneTimePreKeyRecord>> TakeOneTimePreKey(const AccountId& id,
+                                                               uint32_t device) override {
+    HF_ASSIGN_OR_RETURN(auto* s,
+                        stmts_.Get(kTakeOneTime,
+                                   "DELETE FROM one_time_pre_keys WHERE account = ?1 AND device "
+                                   "= ?2 AND id = (SELECT min(id) FROM one_time_pre_keys WHERE "
+                                   "account = ?1 AND device = ?2) RETURNING id, public_key"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, device));
+    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+    if (!row) {
+      return std::optional<OneTimePreKeyRecord>();
+    }
+    OneTimePreKeyRecord k{static_cast<uint32_t>(q->ColumnInt64(0)), ToBytes(q->ColumnBlob(1))};
+    HF_ASSIGN_OR_RETURN(const bool more, q->Step());
+    (void)more;
+    return std::optional<OneTimePreKeyRecord>(std::move(k));
+  }
+  Result<std::optional<DeviceKeys>> GetDeviceKeys(const AccountId& id, uint32_t device) override {
+    DeviceKeys keys;
+    {
+      HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kGetIdentity,
+                                              "SELECT key FROM identity_keys WHERE account = ?1 "
+                                              "AND device = ?2"));
+      Query q(s);
+      HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+      HF_RETURN_IF_ERROR(q->BindInt64(2, device));
+      HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+      if (!row) {
+        return std::optional<DeviceKeys>();
+      }
+      keys.identity_key = ToBytes(q->ColumnBlob(0));
+    }
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kGetSignedPreKey,
+                                            "SELECT id, public_key, signature FROM "
+                                            "signed_pre_keys WHERE account = ?1 AND device = ?2"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, device));
+    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+    if (row) {
+      keys.signed_pre_key = SignedPreKeyRecord{static_cast<uint32_t>(q->ColumnInt64(0)),
+                                               ToBytes(q->ColumnBlob(1)), ToBytes(q->ColumnBlob(2))};
+    }
+    return std::optional<DeviceKeys>(std::move(keys));
+  }
+  Result<void> DeleteDeviceKeys(const AccountId& id, uint32_t device) override {
+    HF_RETURN_IF_ERROR(RunIdDevice(kDeleteIdentity,
+                                   "DELETE FROM identity_keys WHERE account = ?1 AND device = ?2",
+                                   id, device));
+    HF_RETURN_IF_ERROR(RunIdDevice(
+        kDeleteSignedPreKey, "DELETE FROM signed_pre_keys WHERE account = ?1 AND device = ?2", id,
+        device));
+    return RunIdDevice(kDeleteOneTime,
+                       "DELETE FROM one_time_pre_keys WHERE account = ?1 AND device = ?2", id,
+                       device);
+  }
+
+  // QueueStore.
+  Result<uint64_t> Insert(const AccountId& id, uint32_t device, const Envelope& e) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kInsertEnvelope,
+                                            "INSERT INTO envelopes (account, device, id, type, "
+                                            "source_account, source_device, client_ts, "
+                                            "server_ts, content) VALUES (?1, ?2, ?3, ?4, ?5, "
+                                            "?6, ?7, ?8, ?9) RETURNING seq"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, device));
+    HF_RETURN_IF_ERROR(q->BindBlob(3, ByteSpan(e.id.data(), e.id.size())));
+    HF_RETURN_IF_ERROR(q->BindInt64(4, e.type));
+    HF_RETURN_IF_ERROR(q->BindBlob(5, e.source_account));
+    HF_RETURN_IF_ERROR(q->BindInt64(6, e.source_device));
+    HF_RETURN_IF_ERROR(q->BindInt64(7, e.client_timestamp));
+    HF_RETURN_IF_ERROR(q->BindInt64(8, e.server_timestamp));
+    HF_RETURN_IF_ERROR(q->BindBlob(9, e.content));
+    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+    if (!row) {
+      return Error{ErrorCode::kStorageFailure, "insert returned no sequence number"};
+    }
+    const auto seq = static_cast<uint64_t>(q->ColumnInt64(0));
+    HF_ASSIGN_OR_RETURN(const bool more, q->Step());
+    (void)more;
+    return seq;
+  }
+  Result<uint64_t> Count(const AccountId& id, uint32_t device) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kCountEnvelopes,
+                                            "SELECT count(*) FROM envelopes WHERE account = ?1 "
+                                            "AND device = ?2"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, device));
+    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+    return row ? static_cast<uint64_t>(q->ColumnInt64(0)) : 0u;
+  }
+  Result<std::vector<QueuedEnvelope>> Fetch(const AccountId& id, uint32_t device,
+                                            uint64_t after_seq, size_t limit) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kFetchEnvelopes,
+                                            "SELECT seq, id, type, source_account, "
+                                            "source_device, client_ts, server_ts, content FROM "
+                                            "envelopes WHERE account = ?1 AND device = ?2 AND "
+                                            "seq > ?3 ORDER BY seq LIMIT ?4"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, device));
+    HF_RETURN_IF_ERROR(q->BindInt64(3, static_cast<int64_t>(after_seq)));
+    HF_RETURN_IF_ERROR(q->BindInt64(4, static_cast<int64_t>(limit)));
+    std::vector<QueuedEnvelope> out;
+    while (true) {
+      HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+      if (!row) {
+        break;
+      }
+      QueuedEnvelope qe;
+      qe.seq = static_cast<uint64_t>(q->ColumnInt64(0));
+      const ByteSpan envelope_id = q->ColumnBlob(1);
+      if (envelope_id.size() != kEnvelopeIdBytes) {
+        return Error{ErrorCode::kStorageFailure, "corrupt envelope id"};
+      }
+      std::copy(envelope_id.begin(), envelope_id.end(), qe.envelope.id.begin());
+      qe.envelope.type = static_cast<uint32_t>(q->ColumnInt64(2));
+      qe.envelope.source_account = ToBytes(q->ColumnBlob(3));
+      qe.envelope.source_device = static_cast<uint32_t>(q->ColumnInt64(4));
+      qe.envelope.client_timestamp = q->ColumnInt64(5);
+      qe.envelope.server_timestamp = q->ColumnInt64(6);
+      qe.envelope.content = ToBytes(q->ColumnBlob(7));
+      out.push_back(std::move(qe));
+    }
+    return out;
+  }
+  Result<bool> Delete(const AccountId& id, uint32_t device, const EnvelopeId& e) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kDeleteEnvelope,
+                                            "DELETE FROM envelopes WHERE account = ?1 AND device "
+                                            "= ?2 AND id = ?3"));
+    {
+      Query q(s);
+      HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+      HF_RETURN_IF_ERROR(q->BindInt64(2, device));
+      HF_RETURN_IF_ERROR(q->BindBlob(3, ByteSpan(e.data(), e.size())));
+      HF_RETURN_IF_ERROR(q->Run());
+    }
+    HF_ASSIGN_OR_RETURN(const uint64_t n, Changes());
+    return n > 0;
+  }
+  Result<uint64_t> DeleteDevice(const AccountId& id, uint32_t device) override {
+    HF_RETURN_IF_ERROR(RunIdDevice(kDeleteDeviceEnvelopes,
+                                   "DELETE FROM envelopes WHERE account = ?1 AND device = ?2", id,
+                                   device));
+    return Changes();
+  }
+  Result<uint64_t> PurgeBefore(int64_t cutoff_ms) override {
+    return RunCount(kPurgeEnvelopes, "DELETE FROM envelopes WHERE server_ts < ?1", cutoff_ms);
+  }
+  Result<uint64_t> TotalCount() override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kTotalEnvelopes, "SELECT count(*) FROM envelopes"));
+    Query q(s);
+    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+    return row ? static_cast<uint64_t>(q->ColumnInt64(0)) : 0u;
+  }
+
+  // IpRecordStore.
+  Result<uint64_t> Open(const IpRecord& r) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kOpenIp,
+                                            "INSERT INTO ip_records (account, device, ip, port, "
+                                            "start_ms, end_ms) VALUES (?1, ?2, ?3, ?4, ?5, NULL) "
+                                            "RETURNING id"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(r.account)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, r.device));
+    HF_RETURN_IF_ERROR(q->BindText(3, r.ip));
+    HF_RETURN_IF_ERROR(q->BindInt64(4, r.port));
+    HF_RETURN_IF_ERROR(q->BindInt64(5, r.start_ms));
+    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+    if (!row) {
+      return Error{ErrorCode::kStorageFailure, "insert returned no id"};
+    }
+    const auto record_id = static_cast<uint64_t>(q->ColumnInt64(0));
+    HF_ASSIGN_OR_RETURN(const bool more, q->Step());
+    (void)more;
+    return record_id;
+  }
+  Result<void> Close(uint64_t record_id, int64_t end_ms) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kCloseIp,
+                                            "UPDATE ip_records SET end_ms = ?2 WHERE id = ?1 AND "
+                                            "end_ms IS NULL"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindInt64(1, static_cast<int64_t>(record_id)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, end_ms));
+    return q->Run();
+  }
+  Result<uint64_t> CloseAllOpen(int64_t end_ms) override {
+    return RunCount(kCloseAllIp,
+                    "UPDATE ip_records SET end_ms = max(?1, start_ms) WHERE end_ms IS NULL",
+                    end_ms);
+  }
+  Result<std::vector<IpRecord>> ForAccount(const AccountId& id, int64_t from_ms,
+                                           int64_t to_ms) override {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kIpForAccount,
+                                            "SELECT device, ip, port, start_ms, end_ms FROM "
+                                            "ip_records WHERE account = ?1 AND start_ms <= ?3 AND "
+                                            "(end_ms IS NULL OR end_ms >= ?2) ORDER BY start_ms, "
+                                            "id"));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, from_ms));
+    HF_RETURN_IF_ERROR(q->BindInt64(3, to_ms));
+    std::vector<IpRecord> out;
+    while (true) {
+      HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+      if (!row) {
+        break;
+      }
+      IpRecord r;
+      r.account = id;
+      r.device = static_cast<uint32_t>(q->ColumnInt64(0));
+      r.ip = q->ColumnText(1);
+      r.port = static_cast<uint16_t>(q->ColumnInt64(2));
+      r.start_ms = q->ColumnInt64(3);
+      if (!q->ColumnIsNull(4)) {
+        r.end_ms = q->ColumnInt64(4);
+      }
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+  Result<uint64_t> PurgeEndedBefore(int64_t cutoff_ms) override {
+    return RunCount(kPurgeIp, "DELETE FROM ip_records WHERE end_ms < ?1", cutoff_ms);
+  }
+
+ private:
+  static Result<AccountId> ReadAccountId(ByteSpan b) {
+    if (b.size() != kAccountIdBytes) {
+      return Error{ErrorCode::kStorageFailure, "corrupt account id"};
+    }
+    AccountId id;
+    std::copy(b.begin(), b.end(), id.begin());
+    return id;
+  }
+
+  static Result<std::optional<Account>> ReadAccount(SqliteStatement& q) {
+    HF_ASSIGN_OR_RETURN(const bool row, q.Step());
+    if (!row) {
+      return std::optional<Account>();
+    }
+    Account a;
+    HF_ASSIGN_OR_RETURN(a.id, ReadAccountId(q.ColumnBlob(0)));
+    a.phone = q.ColumnText(1);
+    a.access_key = ToBytes(q.ColumnBlob(2));
+    a.created_ms = q.ColumnInt64(3);
+    return std::optional<Account>(std::move(a));
+  }
+
+  static Device ReadDevice(SqliteStatement& q) {
+    Device d;
+    d.id = static_cast<uint32_t>(q.ColumnInt64(0));
+    d.registration_id = static_cast<uint32_t>(q.ColumnInt64(1));
+    d.name = q.ColumnText(2);
+    d.credential_hash = ToBytes(q.ColumnBlob(3));
+    d.created_ms = q.ColumnInt64(4);
+    d.last_seen_ms = q.ColumnInt64(5);
+    return d;
+  }
+
+  Result<void> RunIdDevice(Slot slot, std::string_view sql, const AccountId& id,
+                           uint32_t device) {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(slot, sql));
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, device));
+    return q->Run();
+  }
+
+  Result<uint64_t> RunCount(Slot slot, std::string_view sql, int64_t arg) {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(slot, sql));
+    {
+      Query q(s);
+      HF_RETURN_IF_ERROR(q->BindInt64(1, arg));
+      HF_RETURN_IF_ERROR(q->Run());
+    }
+    return Changes();
+  }
+
+  Result<uint64_t> Changes() {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kChanges, "SELECT changes()"));
+    Query q(s);
+    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+    return row ? static_cast<uint64_t>(q->ColumnInt64(0)) : 0u;
+  }
+
+  SqliteDb db_;
+  Statements stmts_;
+  int schema_version_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path) {
+  HF_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::Open(path));
+  auto storage = std::make_unique<SqliteStorage>(std::move(db));
+  HF_RETURN_IF_ERROR(storage->Migrate());
+  return std::unique_ptr<Storage>(std::move(storage));
+}
+
+}  // namespace holdfast::server

@@ -1,0 +1,258 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "holdfast/common/sqlite.h"
+#include "holdfast/server/database.h"
+#include "holdfast/server/storage.h"
+
+namespace holdfast::server {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = std::filesystem::temp_directory_path() /
+            ("hf-storage-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string File(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  static inline std::atomic<int> counter_{0};
+  std::filesystem::path path_;
+};
+
+AccountId Id(uint8_t b) {
+  AccountId id{};
+  id.fill(b);
+  return id;
+}
+
+Account MakeAccount(uint8_t b, const std::string& phone) {
+  Account a;
+  a.id = Id(b);
+  a.phone = phone;
+  a.created_ms = 1000;
+  return a;
+}
+
+Envelope MakeEnvelope(uint8_t b, int64_t server_ts) {
+  Envelope e;
+  e.id.fill(b);
+  e.type = 1;
+  e.source_account = Bytes(16, 0xaa);
+  e.source_device = 2;
+  e.client_timestamp = 5;
+  e.server_timestamp = server_ts;
+  e.content = Bytes{b, b, b};
+  return e;
+}
+
+class StorageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = OpenSqliteStorage(dir_.File("server.db"));
+    ASSERT_TRUE(s.ok());
+    storage_ = std::move(*s);
+  }
+  TempDir dir_;
+  std::unique_ptr<Storage> storage_;
+};
+
+TEST_F(StorageTest, AccountsAndDevices) {
+  auto& accounts = storage_->accounts();
+  ASSERT_TRUE(accounts.Create(MakeAccount(1, "+14155550001")).ok());
+  EXPECT_EQ(accounts.Create(MakeAccount(2, "+14155550001")).code(), ErrorCode::kAlreadyExists);
+  auto by_phone = accounts.ByPhone("+14155550001");
+  ASSERT_TRUE(by_phone.ok() && by_phone->has_value());
+  EXPECT_EQ((*by_phone)->id, Id(1));
+  EXPECT_FALSE(accounts.ByPhone("+14155550002")->has_value());
+
+  Device d;
+  d.registration_id = 77;
+  d.name = "phone";
+  d.credential_hash = Bytes{1, 2, 3};
+  EXPECT_EQ(*accounts.AddDevice(Id(1), d), 1u);
+  EXPECT_EQ(*accounts.AddDevice(Id(1), d), 2u);
+  ASSERT_TRUE(accounts.RemoveDevice(Id(1), 2).ok());
+  // A removed device's id is not given out again.
+  EXPECT_EQ(*accounts.AddDevice(Id(1), d), 3u);
+  auto devices = accounts.Devices(Id(1));
+  ASSERT_TRUE(devices.ok());
+  ASSERT_EQ(devices->size(), 2u);
+  EXPECT_EQ((*devices)[0].id, 1u);
+  EXPECT_EQ((*devices)[1].id, 3u);
+  EXPECT_EQ((*devices)[1].registration_id, 77u);
+  EXPECT_EQ(accounts.AddDevice(Id(9), d).code(), ErrorCode::kNotFound);
+
+  ASSERT_TRUE(accounts.SetAccessKey(Id(1), Bytes(16, 7)).ok());
+  EXPECT_EQ((*accounts.ById(Id(1)))->access_key, Bytes(16, 7));
+}
+
+TEST_F(StorageTest, CodesExpireAndLinkCodesAreSingleUse) {
+  auto& accounts = storage_->accounts();
+  ASSERT_TRUE(accounts.PutCode("+14155550001", PendingCode{Bytes{1}, 100, 0}).ok());
+  ASSERT_TRUE(accounts.PutCode("+14155550002", PendingCode{Bytes{2}, 300, 2}).ok());
+  EXPECT_EQ((*accounts.GetCode("+14155550002"))->attempts, 2u);
+  ASSERT_TRUE(accounts.PutLinkCode(Bytes{9}, LinkCode{Id(1), 150}).ok());
+  EXPECT_EQ(*accounts.PurgeExpiredCodes(200), 2u);  // one code and the link code
+  EXPECT_FALSE(accounts.GetCode("+14155550001")->has_value());
+  EXPECT_TRUE(accounts.GetCode("+14155550002")->has_value());
+
+  ASSERT_TRUE(accounts.PutLinkCode(Bytes{8}, LinkCode{Id(1), 500}).ok());
+  auto taken = accounts.TakeLinkCode(Bytes{8});
+  ASSERT_TRUE(taken.ok() && taken->has_value());
+  EXPECT_EQ((*taken)->account, Id(1));
+  EXPECT_FALSE(accounts.TakeLinkCode(Bytes{8})->has_value());
+}
+
+TEST_F(StorageTest, KeysAndOneTimePreKeysAreTakenOnce) {
+  auto& keys = storage_->keys();
+  EXPECT_FALSE(keys.GetDeviceKeys(Id(1), 1)->has_value());
+  ASSERT_TRUE(keys.SetIdentityKey(Id(1), 1, Bytes(33, 5)).ok());
+  ASSERT_TRUE(keys.SetSignedPreKey(Id(1), 1, {4, Bytes(33, 6), Bytes(64, 7)}).ok());
+  ASSERT_TRUE(keys.AddOneTimePreKeys(Id(1), 1, {{12, Bytes(33, 12)}, {10, Bytes(33, 10)}}).ok());
+  EXPECT_EQ(*keys.CountOneTimePreKeys(Id(1), 1), 2u);
+  auto dk = keys.GetDeviceKeys(Id(1), 1);
+  ASSERT_TRUE(dk.ok() && dk->has_value());
+  EXPECT_EQ((*dk)->identity_key, Bytes(33, 5));
+  EXPECT_EQ((*dk)->signed_pre_key->id, 4u);
+  EXPECT_EQ((*keys.TakeOneTimePreKey(Id(1), 1))->id, 10u);  // lowest id first
+  EXPECT_EQ((*keys.TakeOneTimePreKey(Id(1), 1))->id, 12u);
+  EXPECT_FALSE(keys.TakeOneTimePreKey(Id(1), 1)->has_value());
+  ASSERT_TRUE(keys.DeleteDeviceKeys(Id(1), 1).ok());
+  EXPECT_FALSE(keys.GetDeviceKeys(Id(1), 1)->has_value());
+}
+
+TEST_F(StorageTest, QueuesKeepOrderAndPurgeByAge) {
+  auto& q = storage_->queues();
+  std::vector<uint64_t> seqs;
+  for (uint8_t i = 1; i <= 5; ++i) {
+    seqs.push_back(*q.Insert(Id(1), 1, MakeEnvelope(i, 100 * i)));
+  }
+  ASSERT_TRUE(q.Insert(Id(1), 2, MakeEnvelope(9, 100)).ok());
+  EXPECT_EQ(*q.Count(Id(1), 1), 5u);
+  auto page = q.Fetch(Id(1), 1, seqs[1], 2);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].seq, seqs[2]);
+  EXPECT_EQ((*page)[0].envelope.content, (Bytes{3, 3, 3}));
+  EXPECT_EQ((*page)[1].envelope.source_device, 2u);
+
+  EnvelopeId e3;
+  e3.fill(3);
+  EXPECT_TRUE(*q.Delete(Id(1), 1, e3));
+  EXPECT_FALSE(*q.Delete(Id(1), 1, e3));
+  EXPECT_FALSE(*q.Delete(Id(1), 2, e3));  // another device's queue is not touched
+  // Sequence numbers are never reused, even after the newest envelope is deleted.
+  EnvelopeId e5;
+  e5.fill(5);
+  EXPECT_TRUE(*q.Delete(Id(1), 1, e5));
+  EXPECT_GT(*q.Insert(Id(1), 1, MakeEnvelope(6, 600)), seqs[4]);
+
+  EXPECT_EQ(*q.PurgeBefore(250), 3u);  // envelopes 1, 2 and device 2's
+  EXPECT_EQ(*q.TotalCount(), 2u);
+  EXPECT_EQ(*q.DeleteDevice(Id(1), 1), 2u);
+  EXPECT_EQ(*q.TotalCount(), 0u);
+}
+
+TEST_F(StorageTest, IpRecordsOverlapCloseAndPurge) {
+  auto& ip = storage_->ip_records();
+  auto a = ip.Open(IpRecord{Id(1), 1, "127.0.0.2", 4000, 100, std::nullopt});
+  auto b = ip.Open(IpRecord{Id(1), 2, "::1", 4001, 500, std::nullopt});
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(ip.Close(*a, 200).ok());
+  auto found = ip.ForAccount(Id(1), 150, 600);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 2u);
+  EXPECT_EQ((*found)[0].ip, "127.0.0.2");
+  EXPECT_EQ(*(*found)[0].end_ms, 200);
+  EXPECT_FALSE((*found)[1].end_ms.has_value());
+  EXPECT_EQ(ip.ForAccount(Id(1), 250, 400)->size(), 0u);
+  EXPECT_EQ(*ip.PurgeEndedBefore(300), 1u);
+  EXPECT_EQ(*ip.PurgeEndedBefore(10000), 0u);  // the open record is kept
+  EXPECT_EQ(*ip.CloseAllOpen(900), 1u);
+  EXPECT_EQ(*ip.PurgeEndedBefore(10000), 1u);
+  EXPECT_EQ(ip.ForAccount(Id(1), 0, 100000)->size(), 0u);
+}
+
+TEST_F(StorageTest, SchemaVersionIsRecordedAndNewerSchemasAreRefused) {
+  EXPECT_EQ(storage_->SchemaVersion(), 1);
+  storage_.reset();
+  {
+    auto db = SqliteDb::Open(dir_.File("server.db"));
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("UPDATE meta SET value = 99 WHERE key = 'schema_version'").ok());
+  }
+  EXPECT_EQ(OpenSqliteStorage(dir_.File("server.db")).code(), ErrorCode::kUnsupportedVersion);
+}
+
+TEST_F(StorageTest, DatabaseCommitsInBatchesAndIsolatesFailures) {
+  Database db(std::move(storage_));
+  ASSERT_TRUE(db.Run([](Storage& s) {
+                  return s.accounts().Create(MakeAccount(1, "+14155550001"));
+                }).ok());
+  // A failing item rolls back its own changes only.
+  EXPECT_EQ(db.Run([](Storage& s) -> Result<void> {
+                HF_RETURN_IF_ERROR(s.accounts().Create(MakeAccount(2, "+14155550002")));
+                return s.accounts().Create(MakeAccount(3, "+14155550001"));  // duplicate
+              }).code(),
+            ErrorCode::kAlreadyExists);
+  ASSERT_TRUE(db.Run([](Storage& s) -> Result<void> {
+                  HF_ASSIGN_OR_RETURN(const auto a, s.accounts().ByPhone("+14155550002"));
+                  if (a.has_value()) {
+                    return Error{ErrorCode::kAlreadyExists};
+                  }
+                  return Ok();
+                }).ok());
+
+  // Many threads take one-time prekeys at once: each key goes to exactly one of them.
+  constexpr int kKeys = 200;
+  std::vector<OneTimePreKeyRecord> keys;
+  for (int i = 1; i <= kKeys; ++i) {
+    keys.push_back({static_cast<uint32_t>(i), Bytes(33, 1)});
+  }
+  ASSERT_TRUE(db.Run([&](Storage& s) { return s.keys().AddOneTimePreKeys(Id(1), 1, keys); }).ok());
+  std::mutex mu;
+  std::set<uint32_t> taken;
+  int empty = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kKeys / 2; ++i) {
+        std::optional<OneTimePreKeyRecord> got;
+        ASSERT_TRUE(db.Run([&](Storage& s) -> Result<void> {
+                        HF_ASSIGN_OR_RETURN(got, s.keys().TakeOneTimePreKey(Id(1), 1));
+                        return Ok();
+                      }).ok());
+        std::lock_guard<std::mutex> lock(mu);
+        if (got) {
+          EXPECT_TRUE(taken.insert(got->id).second) << "key " << got->id << " given twice";
+        } else {
+          ++empty;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(taken.size(), static_cast<size_t>(kKeys));
+  EXPECT_EQ(empty, kKeys);
+  const DatabaseStats stats = db.Stats();
+  EXPECT_GE(stats.items, stats.batches);
+  db.Stop();
+  // After Stop, work is refused with kUnavailable, not run.
+  EXPECT_EQ(db.Run([](Storage&) { return Result<void>(Ok()); }).code(), ErrorCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace holdfast::server
