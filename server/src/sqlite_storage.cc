@@ -141,6 +141,8 @@ enum Slot : int {
   kAddDevice,
   kRemoveDevice,
   kTouchDevice,
+  kResetDevices,
+  kResetNextDevice,
   kGetCode,
   kPutCode,
   kDeleteCode,
@@ -337,6 +339,15 @@ class SqliteStorage final : public Storage,
     HF_RETURN_IF_ERROR(q->BindInt64(2, device));
     HF_RETURN_IF_ERROR(q->BindInt64(3, day_ms));
     return q->Run();
+  }
+
+  Result<void> ResetDevices(const AccountId& id) override {
+    HF_RETURN_IF_ERROR(RunIdDevice(kResetDevices, "DELETE FROM devices WHERE account = ?1 AND ?2 = ?2",
+                                   id, 0));
+    return RunIdDevice(kResetNextDevice,
+                       "UPDATE accounts SET next_device = 1, access_key = x'' WHERE id = ?1 AND "
+                       "?2 = ?2",
+                       id, 0);
   }
 
   Result<std::optional<PendingCode>> GetCode(std::string_view phone) override {

@@ -73,6 +73,9 @@ class AccountStore {
   virtual Result<uint32_t> AddDevice(const AccountId& id, const Device& device) = 0;
   virtual Result<void> RemoveDevice(const AccountId& id, uint32_t device) = 0;
   virtual Result<void> TouchDevice(const AccountId& id, uint32_t device, int64_t day_ms) = 0;
+  // ResetDevices removes every device of the account and starts device ids again at 1 (a
+  // re-registration: the new primary device is device 1). Keys and queues are the caller's.
+  virtual Result<void> ResetDevices(const AccountId& id) = 0;
 
   virtual Result<std::optional<PendingCode>> GetCode(std::string_view phone) = 0;
   virtual Result<void> PutCode(std::string_view phone, const PendingCode& code) = 0;

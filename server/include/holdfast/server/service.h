@@ -1,0 +1,181 @@
+// Service: what holdfastd does with each request, independent of the transport.
+//
+// The transport (server.h) gives the service one Peer per WebSocket connection and hands it
+// every binary frame. The service answers on the same Peer, pushes envelopes to it, and keeps
+// its per-connection state in Peer::state. Storage work goes through Database (one thread,
+// group commit); a peer's own state is only touched on the peer's thread, so a connection
+// needs no locks.
+#ifndef HOLDFAST_SERVER_SERVICE_H_
+#define HOLDFAST_SERVER_SERVICE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "holdfast/common/clock.h"
+#include "holdfast/common/rng.h"
+#include "holdfast/crypto/ed25519.h"
+#include "holdfast/server/code_sender.h"
+#include "holdfast/server/config.h"
+#include "holdfast/server/database.h"
+#include "holdfast/server/storage.h"
+#include "holdfast/wire/frame.h"
+
+namespace holdfast::server {
+
+class Metrics;
+class RateLimiter;
+
+// TokenBucket is a rate limit for one key (used per connection).
+struct TokenBucket {
+  double tokens = -1;  // < 0: not started, full
+  int64_t last_ms = 0;
+  bool Take(const RateLimit& limit, int64_t now_ms);
+};
+
+// PeerState is the service's state of one connection. Only the peer's thread touches it.
+struct PeerState {
+  bool authenticated = false;
+  AccountId account{};
+  uint32_t device = 0;
+  uint64_t ip_record = 0;  // 0: none open
+  TokenBucket requests;
+  // Delivery: envelopes are pushed in queue order, at most max_inflight_pushes unacknowledged.
+  uint64_t last_pushed_seq = 0;
+  size_t inflight = 0;
+  bool fetching = false;      // a queue read is outstanding
+  bool fetch_again = false;   // something arrived while reading, or capacity freed
+  bool queue_empty_sent = false;
+  bool closed = false;
+};
+
+// Peer is one client connection as the service sees it.
+class Peer : public std::enable_shared_from_this<Peer> {
+ public:
+  virtual ~Peer() = default;
+  // Send queues a frame for the client. Call on the peer's thread.
+  virtual void Send(wire::pb::Frame& frame) = 0;
+  // Post runs `fn` on the peer's thread; callable from any thread. Dropped after close.
+  virtual void Post(std::function<void()> fn) = 0;
+  // Close ends the connection. Call on the peer's thread.
+  virtual void Close() = 0;
+  virtual const std::string& ip() const = 0;
+  virtual uint16_t port() const = 0;
+
+  PeerState state;
+};
+
+// ServerKeys are the server's own secrets, kept in the data directory: the Ed25519 key that
+// signs sender certificates, and the key under which verification codes are hashed.
+struct ServerKeys {
+  crypto::Ed25519PrivateKey certificate_key;
+  uint32_t certificate_key_id = 1;
+  Secret<32> code_key;
+};
+
+// LoadOrCreateServerKeys reads <data_dir>/server-keys (mode 0600), creating it on first
+// start.
+Result<ServerKeys> LoadOrCreateServerKeys(const std::string& data_dir, Rng& rng);
+
+class Service {
+ public:
+  // All references must outlive the service. `codes` may be null (registration then answers
+  // UNAVAILABLE).
+  Service(const ServerConfig& config, const Clock& clock, Rng& rng, Database& db,
+          CodeSender* codes, ServerKeys keys, Metrics* metrics);
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  // Startup closes IP records left open by an earlier run (its connections are gone).
+  Result<void> Startup();
+
+  // AllowConnection applies the per-IP connection rate limit. Any thread.
+  bool AllowConnection(const std::string& ip);
+  // OnOpen, OnFrame and OnClose run on the peer's thread.
+  void OnOpen(const std::shared_ptr<Peer>& peer);
+  void OnFrame(const std::shared_ptr<Peer>& peer, ByteSpan bytes);
+  void OnClose(const std::shared_ptr<Peer>& peer);
+
+  // RunMaintenance purges what has expired: envelopes past their TTL, IP records past
+  // retention, verification and link codes. `done` runs after the commit (any thread).
+  void RunMaintenance(std::function<void(Result<void>)> done);
+
+  // Connections is the number of authenticated connections.
+  size_t Connections() const;
+
+ private:
+  struct Deferred;
+  void Reply(const std::shared_ptr<Peer>& peer, wire::pb::Frame frame);
+  void Fail(const std::shared_ptr<Peer>& peer, uint64_t id, wire::pb::Status status,
+            std::string_view message, uint64_t retry_after_ms = 0);
+  // After runs `work` on the database thread and `then` with its result on the peer's thread.
+  void After(const std::shared_ptr<Peer>& peer, Database::Work work,
+             std::function<void(Result<void>)> then);
+
+  void HandleRegister(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+  void HandleVerify(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+  void HandleAuth(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+  void HandleCreateLinkCode(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+  void HandleLinkDevice(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+  void HandleListDevices(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+  void HandleRemoveDevice(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+  void HandleLookup(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+  void HandleSetKeys(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+  void HandlePreKeyCount(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+  void HandleGetBundles(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+  void HandleSend(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+  void HandleAck(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+  void HandleSetAccessKey(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+  void HandleSenderCertificate(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+  void HandleServerInfo(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+
+  // Delivery to one authenticated peer.
+  void Deliver(const std::shared_ptr<Peer>& peer);
+  void OnEnvelopeCommitted(const AccountId& account, uint32_t device, uint64_t seq,
+                           const Envelope& envelope);
+  void PushEnvelope(const std::shared_ptr<Peer>& peer, const Envelope& envelope);
+
+  // Registry of authenticated connections, by device.
+  std::shared_ptr<Peer> Lookup(const AccountId& account, uint32_t device) const;
+  void Register(const std::shared_ptr<Peer>& peer);
+  void Unregister(const Peer* peer);
+
+  Bytes HashCredential(ByteSpan credential);
+  bool CheckCredential(const AccountId& account, uint32_t device, ByteSpan credential,
+                       ByteSpan stored_hash);
+  Bytes HashCode(std::string_view scope, std::string_view code) const;
+  int64_t NowMs() const;
+
+  const ServerConfig& config_;
+  const Clock& clock_;
+  Rng& rng_;
+  Database& db_;
+  CodeSender* codes_;
+  ServerKeys keys_;
+  Metrics* metrics_;
+
+  std::unique_ptr<RateLimiter> register_per_phone_, register_per_ip_, verify_per_ip_,
+      auth_failures_per_ip_, connections_per_ip_, sends_per_account_, lookups_per_account_;
+
+  mutable std::mutex registry_mu_;
+  std::unordered_map<std::string, std::weak_ptr<Peer>> registry_;  // GUARDED_BY(registry_mu_)
+
+  // Credentials verified since start, by a keyed hash of (device, stored hash, credential):
+  // a reconnect then costs no Argon2id. Bounded; cleared when full.
+  std::mutex verified_mu_;
+  std::unordered_set<std::string> verified_;  // GUARDED_BY(verified_mu_)
+  Secret<32> verified_key_;
+
+  // Queue depth per device, kept on the database thread only (keyed like registry_).
+  std::unordered_map<std::string, uint64_t> depth_;
+};
+
+}  // namespace holdfast::server
+
+#endif  // HOLDFAST_SERVER_SERVICE_H_
