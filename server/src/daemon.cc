@@ -16,6 +16,7 @@
 #include "holdfast/crypto/random.h"
 #include "holdfast/server/code_sender.h"
 #include "holdfast/server/database.h"
+#include "holdfast/server/log.h"
 #include "holdfast/server/server.h"
 #include "holdfast/server/server_metrics.h"
 #include "holdfast/server/service.h"
@@ -96,6 +97,7 @@ struct Daemon::Impl {
   std::unique_ptr<Database> db;
   std::unique_ptr<CodeSender> codes;
   Metrics metrics;
+  std::unique_ptr<Logger> log;
   std::unique_ptr<Service> service;
   std::unique_ptr<Server> server;
   std::string fingerprint;
@@ -183,8 +185,10 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const ServerConfig& config) {
     HF_RETURN_IF_ERROR(CheckWebhookUrl(config.sms_webhook_url));
     impl->codes = NewWebhookCodeSender(config.sms_webhook_url, kWebhookTimeout);
   }
+  impl->log = std::make_unique<Logger>(*impl->clock);
   impl->service = std::make_unique<Service>(impl->config, *impl->clock, impl->rng, *impl->db,
-                                            impl->codes.get(), std::move(keys), metrics);
+                                            impl->codes.get(), std::move(keys), metrics,
+                                            impl->log.get());
   HF_RETURN_IF_ERROR(impl->service->Startup());
 
   options.plain = config.plain;
@@ -204,6 +208,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const ServerConfig& config) {
   HF_ASSIGN_OR_RETURN(impl->server, Server::Start(std::move(options), *impl->service));
   Impl* raw = impl.get();
   impl->maintenance = std::thread([raw] { raw->MaintenanceLoop(); });
+  impl->log->Info("server.started", {LogField::Int("port", impl->server->port()),
+                                     LogField::Bool("tls", !config.plain),
+                                     LogField::Bool("test_clock", config.test_clock)});
   return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
 }
 
@@ -225,6 +232,7 @@ void Daemon::Stop() {
   // Stop taking work, then let every submitted commit finish before the database closes.
   impl_->server->Stop();
   impl_->db->Stop();
+  impl_->log->Info("server.stopped", {LogField::Int("commit_batches", impl_->db->Stats().batches)});
 }
 
 }  // namespace holdfast::server

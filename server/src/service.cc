@@ -19,6 +19,7 @@
 #include "holdfast/crypto/pwhash.h"
 #include "holdfast/crypto/x25519.h"
 #include "holdfast/crypto/xeddsa.h"
+#include "holdfast/server/log.h"
 #include "holdfast/server/server_metrics.h"
 #include "holdfast/wire/phone.h"
 #include "rate_limiter.h"
@@ -205,7 +206,7 @@ Result<ServerKeys> LoadOrCreateServerKeys(const std::string& data_dir, Rng& rng)
 }
 
 Service::Service(const ServerConfig& config, const Clock& clock, Rng& rng, Database& db,
-                 CodeSender* codes, ServerKeys keys, Metrics* metrics)
+                 CodeSender* codes, ServerKeys keys, Metrics* metrics, Logger* log)
     : config_(config),
       clock_(clock),
       rng_(rng),
@@ -213,6 +214,8 @@ Service::Service(const ServerConfig& config, const Clock& clock, Rng& rng, Datab
       codes_(codes),
       keys_(std::move(keys)),
       metrics_(metrics),
+      log_(log),
+      tagger_(std::make_unique<AccountTagger>(rng)),
       register_per_phone_(std::make_unique<RateLimiter>(config.register_per_phone, clock)),
       register_per_ip_(std::make_unique<RateLimiter>(config.register_per_ip, clock)),
       verify_per_ip_(std::make_unique<RateLimiter>(config.verify_per_ip, clock)),
@@ -626,12 +629,20 @@ void Service::HandleAuth(const std::shared_ptr<Peer>& peer, const pb::Request& r
             !CheckCredential(account, device_id, AsBytes(credential), (*device)->credential_hash)) {
           uint64_t retry_after = 0;
           (void)auth_failures_per_ip_->Allow(peer->ip(), &retry_after);
+          if (log_ != nullptr) {
+            log_->Warning("auth.refused", {LogField::Ip(peer->ip()), LogField::Status("refused")});
+          }
           return Fail(peer, id, pb::UNAUTHENTICATED, "unknown device or wrong credential");
         }
         st.authenticated = true;
         st.account = account;
         st.device = device_id;
         Register(peer);
+        if (log_ != nullptr && log_->Enabled(LogLevel::kDebug)) {
+          log_->Debug("auth.ok",
+                      {LogField::Account(tagger_->Tag(ByteSpan(account.data(), account.size()))),
+                       LogField::Int("device", device_id), LogField::Ip(peer->ip())});
+        }
         Reply(peer, wire::OkFrame(id));
         // Record the connection, then start delivering the queue.
         IpRecord rec{account, device_id, peer->ip(), peer->port(), NowMs(), std::nullopt};
@@ -1162,6 +1173,9 @@ void Service::HandleSend(const std::shared_ptr<Peer>& peer, const pb::Request& r
           }
         } else if (!done.ok() && out->status == pb::OK) {
           depth_.clear();  // the commit failed: cached depths may be ahead of the database
+          if (log_ != nullptr) {
+            log_->Error("send.storage_failed", {LogField::Failure(done.error())});
+          }
         }
         peer->Post([this, peer, out, ok, start, id, done_ok = done.ok()] {
           if (metrics_ != nullptr) {
@@ -1430,6 +1444,14 @@ void Service::RunMaintenance(std::function<void(Result<void>)> done) {
       [this, purged, done = std::move(done)](Result<void> r) {
         if (r.ok() && purged->envelopes > 0) {
           depth_.clear();
+        }
+        if (log_ != nullptr) {
+          if (r.ok()) {
+            log_->Info("maintenance.purged", {LogField::Int("envelopes", purged->envelopes),
+                                              LogField::Int("ip_records", purged->ip_records)});
+          } else {
+            log_->Error("maintenance.failed", {LogField::Failure(r.error())});
+          }
         }
         if (r.ok() && metrics_ != nullptr) {
           metrics_->envelopes_expired.Inc(purged->envelopes);

@@ -28,6 +28,7 @@
 
 namespace holdfast::server {
 
+class Logger;
 class Metrics;
 class RateLimiter;
 
@@ -84,10 +85,11 @@ Result<ServerKeys> LoadOrCreateServerKeys(const std::string& data_dir, Rng& rng)
 
 class Service {
  public:
-  // All references must outlive the service. `codes` may be null (registration then answers
-  // UNAVAILABLE).
+  // All references must outlive the service; `rng` must be safe to use from several
+  // threads. `codes` may be null (registration then answers UNAVAILABLE); `metrics` and `log`
+  // may be null.
   Service(const ServerConfig& config, const Clock& clock, Rng& rng, Database& db,
-          CodeSender* codes, ServerKeys keys, Metrics* metrics);
+          CodeSender* codes, ServerKeys keys, Metrics* metrics, Logger* log = nullptr);
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
@@ -159,6 +161,8 @@ class Service {
   CodeSender* codes_;
   ServerKeys keys_;
   Metrics* metrics_;
+  Logger* log_;
+  std::unique_ptr<class AccountTagger> tagger_;
 
   std::unique_ptr<RateLimiter> register_per_phone_, register_per_ip_, verify_per_ip_,
       auth_failures_per_ip_, connections_per_ip_, sends_per_account_, lookups_per_account_;
