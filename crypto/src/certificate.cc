@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -255,6 +256,27 @@ Result<std::string> CertificateFingerprintSha256(std::string_view certificate_pe
   uint8_t* p = der.data();
   if (i2d_X509(cert.get(), &p) != len) {
     return Failure(ErrorCode::kCryptoFailure, "certificate der");
+  }
+  return HexEncode(Sha256(der));
+}
+
+Result<std::string> PeerCertificateFingerprintSha256(const ssl_st* ssl) {
+  if (ssl == nullptr) {
+    return Error{ErrorCode::kInvalidArgument, "ssl"};
+  }
+  // get0: the certificate stays owned by the connection.
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr) {
+    return Error{ErrorCode::kNotFound, "peer certificate"};
+  }
+  const int len = i2d_X509(cert, nullptr);
+  if (len <= 0) {
+    return Failure(ErrorCode::kCryptoFailure, "peer certificate der");
+  }
+  std::vector<uint8_t> der(static_cast<size_t>(len));
+  uint8_t* p = der.data();
+  if (i2d_X509(cert, &p) != len) {
+    return Failure(ErrorCode::kCryptoFailure, "peer certificate der");
   }
   return HexEncode(Sha256(der));
 }

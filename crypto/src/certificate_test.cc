@@ -274,8 +274,11 @@ TEST(CertificateParsing, GarbageIsAnErrorNotACrash) {
 
 // Handshake runs a TLS 1.3 server with `served` on 127.0.0.1 (port 0, in a thread) and a
 // client that accepts the peer only if its certificate's fingerprint equals `pin`. It returns
-// whether the client completed the handshake and exchanged a message.
-bool Handshake(const SelfSignedCertificate& served, const std::string& pin) {
+// whether the client completed the handshake and exchanged a message. When it did and
+// `peer_fingerprint` is given, that receives PeerCertificateFingerprintSha256 of the client's
+// connection.
+bool Handshake(const SelfSignedCertificate& served, const std::string& pin,
+               std::string* peer_fingerprint = nullptr) {
   asio::io_context io;
   ssl::context server_ctx(ssl::context::tls_server);
   SSL_CTX_set_min_proto_version(server_ctx.native_handle(), TLS1_3_VERSION);
@@ -334,6 +337,13 @@ bool Handshake(const SelfSignedCertificate& served, const std::string& pin) {
   bool client_ok = !ec;
   if (client_ok) {
     EXPECT_EQ(SSL_version(client.native_handle()), TLS1_3_VERSION);
+    if (peer_fingerprint != nullptr) {
+      auto fp = PeerCertificateFingerprintSha256(client.native_handle());
+      EXPECT_TRUE(fp.ok());
+      if (fp.ok()) {
+        *peer_fingerprint = *fp;
+      }
+    }
     char buf[4];
     asio::write(client, asio::buffer("ping", 4), ec);
     asio::read(client, asio::buffer(buf), ec);
@@ -350,7 +360,20 @@ TEST(CertificateTls, Tls13HandshakeWithPinnedFingerprint) {
   const SelfSignedCertificate c = MustGenerate();
   auto fp = CertificateFingerprintSha256(c.certificate_pem);
   ASSERT_TRUE(fp.ok());
-  EXPECT_TRUE(Handshake(c, *fp));
+  std::string peer;
+  EXPECT_TRUE(Handshake(c, *fp, &peer));
+  // The fingerprint read off the live connection is the one computed from the PEM file.
+  EXPECT_EQ(peer, *fp);
+}
+
+TEST(CertificateTls, PeerFingerprintNeedsAPeerCertificate) {
+  EXPECT_EQ(PeerCertificateFingerprintSha256(nullptr).code(), ErrorCode::kInvalidArgument);
+  // A connection that has not run its handshake has no peer certificate yet.
+  ssl::context ctx(ssl::context::tls_client);
+  std::unique_ptr<SSL, decltype(&SSL_free)> conn(SSL_new(ctx.native_handle()), &SSL_free);
+  ASSERT_NE(conn, nullptr);
+  EXPECT_EQ(PeerCertificateFingerprintSha256(conn.get()).code(), ErrorCode::kNotFound);
+  EXPECT_EQ(ERR_peek_error(), 0u);
 }
 
 TEST(CertificateTls, WrongPinFailsTheHandshake) {

@@ -3,6 +3,7 @@
 #ifndef HOLDFAST_SERVER_SRC_RATE_LIMITER_H_
 #define HOLDFAST_SERVER_SRC_RATE_LIMITER_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -40,6 +41,30 @@ class RateLimiter {
       *retry_after_ms = per_ms > 0 ? static_cast<uint64_t>((1.0 - b.tokens) / per_ms) + 1 : 60000;
     }
     return false;
+  }
+
+  // Exhausted is true when `key` has no token left, and then sets `retry_after_ms` (if given)
+  // as Allow does. It takes no token: for limits that count only some outcomes (failed
+  // sign-ins), checked before the attempt and charged after it with Allow.
+  bool Exhausted(std::string_view key, uint64_t* retry_after_ms = nullptr) {
+    const int64_t now = ToUnixMillis(clock_.Now());
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto it = buckets_.find(std::string(key));
+    if (it == buckets_.end() || it->second.tokens < 0) {
+      return false;  // never charged: full
+    }
+    const double per_ms = limit_.per_minute / 60000.0;
+    const int64_t elapsed = std::max<int64_t>(0, now - it->second.last_ms);
+    const double tokens =
+        std::min(limit_.burst, it->second.tokens + static_cast<double>(elapsed) * per_ms);
+    if (tokens >= 1.0) {
+      return false;
+    }
+    if (retry_after_ms != nullptr) {
+      *retry_after_ms =
+          per_ms > 0 ? static_cast<uint64_t>((1.0 - tokens) / per_ms) + 1 : 60000;
+    }
+    return true;
   }
 
  private:

@@ -23,6 +23,7 @@
 #include "holdfast/server/server_metrics.h"
 #include "holdfast/wire/phone.h"
 #include "rate_limiter.h"
+#include "worker_pool.h"
 
 namespace holdfast::server {
 
@@ -121,54 +122,6 @@ void FillEnvelope(const Envelope& e, pb::Envelope* out) {
   out->set_content(AsString(e.content));
 }
 
-// TaskQueue runs slow jobs (code delivery through a webhook) on one thread of its own.
-class TaskQueue {
- public:
-  TaskQueue() : thread_([this] { Loop(); }) {}
-  ~TaskQueue() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  void Post(std::function<void()> job) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      jobs_.push_back(std::move(job));
-    }
-    cv_.notify_one();
-  }
-
- private:
-  void Loop() {
-    while (true) {
-      std::function<void()> job;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
-        if (jobs_.empty()) {
-          return;
-        }
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      job();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;  // GUARDED_BY(mu_)
-  bool stop_ = false;                       // GUARDED_BY(mu_)
-  std::thread thread_;
-};
-
-TaskQueue& CodeQueue() {
-  static TaskQueue queue;
-  return queue;
-}
-
 }  // namespace
 
 Result<ServerKeys> LoadOrCreateServerKeys(const std::string& data_dir, Rng& rng) {
@@ -222,7 +175,9 @@ Service::Service(const ServerConfig& config, const Clock& clock, Rng& rng, Datab
       auth_failures_per_ip_(std::make_unique<RateLimiter>(config.auth_failures_per_ip, clock)),
       connections_per_ip_(std::make_unique<RateLimiter>(config.connections_per_ip, clock)),
       sends_per_account_(std::make_unique<RateLimiter>(config.sends_per_account, clock)),
-      lookups_per_account_(std::make_unique<RateLimiter>(config.lookups_per_account, clock)) {
+      lookups_per_account_(std::make_unique<RateLimiter>(config.lookups_per_account, clock)),
+      hashers_(std::make_unique<WorkerPool>(std::max(1u, std::thread::hardware_concurrency()))),
+      code_senders_(std::make_unique<WorkerPool>(1)) {
   rng_.Fill(verified_key_.mutable_span());
 }
 
@@ -279,6 +234,21 @@ void Service::Fail(const std::shared_ptr<Peer>& peer, uint64_t id, pb::Status st
     }
   }
   Reply(peer, std::move(f));
+}
+
+void Service::AfterHashing(const std::shared_ptr<Peer>& peer, std::string credential,
+                           std::shared_ptr<Bytes> hash, Database::Work work,
+                           std::function<void(Result<void>)> then) {
+  hashers_->Post([this, peer, credential = std::move(credential), hash, work = std::move(work),
+                  then = std::move(then)]() mutable {
+    *hash = HashCredential(AsBytes(credential));
+    if (hash->empty()) {
+      return peer->Post([this, peer, then = std::move(then)] {
+        then(Error{ErrorCode::kCryptoFailure, "credential hash"});
+      });
+    }
+    After(peer, std::move(work), std::move(then));
+  });
 }
 
 void Service::After(const std::shared_ptr<Peer>& peer, Database::Work work,
@@ -340,22 +310,21 @@ Bytes Service::HashCredential(ByteSpan credential) {
   return out;
 }
 
-bool Service::CheckCredential(const AccountId& account, uint32_t device, ByteSpan credential,
-                              ByteSpan stored) {
-  if (stored.size() != kCredentialSaltBytes + kCredentialHashBytes) {
-    return false;
-  }
+bool Service::CachedCredential(const AccountId& account, uint32_t device, ByteSpan credential,
+                               ByteSpan stored, std::string* cache_key) {
   // The cache key binds the device, its current stored hash and the credential, so a
   // re-registered device (new stored hash) never matches an old entry.
   const std::string device_key = DeviceKey(account, device);
   const auto tag = crypto::HmacSha256Key(verified_key_.span())
                        .Mac({AsBytes(device_key), stored, credential});
-  const std::string cache_key = AsString(tag.span());
-  {
-    std::lock_guard<std::mutex> lock(verified_mu_);
-    if (verified_.count(cache_key) > 0) {
-      return true;
-    }
+  *cache_key = AsString(tag.span());
+  std::lock_guard<std::mutex> lock(verified_mu_);
+  return verified_.count(*cache_key) > 0;
+}
+
+bool Service::VerifyCredential(ByteSpan credential, ByteSpan stored, const std::string& cache_key) {
+  if (stored.size() != kCredentialSaltBytes + kCredentialHashBytes) {
+    return false;
   }
   auto hash = crypto::Argon2id(credential, stored.first(kCredentialSaltBytes), kCredentialHash,
                                kCredentialHashBytes);
@@ -489,7 +458,7 @@ void Service::HandleRegister(const std::shared_ptr<Peer>& peer, const pb::Reques
         if (!stored.ok()) {
           return Fail(peer, id, pb::UNAVAILABLE, "storage failed");
         }
-        CodeQueue().Post([this, peer, id, phone, code] {
+        code_senders_->Post([this, peer, id, phone, code] {
           const Result<void> sent = codes_->Send(phone, code);
           peer->Post([this, peer, id, ok = sent.ok()] {
             if (ok) {
@@ -526,16 +495,16 @@ void Service::HandleVerify(const std::shared_ptr<Peer>& peer, const pb::Request&
   Device device;
   device.registration_id = v.registration_id();
   device.name = v.device_name();
-  device.credential_hash = HashCredential(AsBytes(v.credential()));
+  auto hash = std::make_shared<Bytes>();  // filled on the hashing threads before `work` runs
   device.created_ms = NowMs();
   device.last_seen_ms = DayFloor(device.created_ms);
   const int64_t now = NowMs();
   const uint32_t max_attempts = config_.max_code_attempts;
   AccountId fresh_id;
   rng_.Fill(fresh_id);
-  After(
-      peer,
-      [=](Storage& s) -> Result<void> {
+  AfterHashing(
+      peer, v.credential(), hash,
+      [=, this](Storage& s) -> Result<void> {
         HF_ASSIGN_OR_RETURN(auto code, s.accounts().GetCode(phone));
         if (!code || code->expires_ms < now || code->attempts >= max_attempts) {
           if (code) {
@@ -562,11 +531,16 @@ void Service::HandleVerify(const std::shared_ptr<Peer>& peer, const pb::Request&
             out->removed.push_back(d.id);
           }
           HF_RETURN_IF_ERROR(s.accounts().ResetDevices(existing->id));
+          // Queues were deleted: cached depths are read again on next use. depth_ belongs to
+          // the database thread, where this runs.
+          depth_.clear();
         } else {
           out->account = fresh_id;
           HF_RETURN_IF_ERROR(s.accounts().Create(Account{fresh_id, phone, {}, now}));
         }
-        HF_ASSIGN_OR_RETURN(const uint32_t id, s.accounts().AddDevice(out->account, device));
+        Device primary = device;
+        primary.credential_hash = *hash;
+        HF_ASSIGN_OR_RETURN(const uint32_t id, s.accounts().AddDevice(out->account, primary));
         if (id != kPrimaryDevice) {
           return Error{ErrorCode::kStorageFailure, "primary device id"};
         }
@@ -579,7 +553,6 @@ void Service::HandleVerify(const std::shared_ptr<Peer>& peer, const pb::Request&
         if (!done.ok()) {
           return Fail(peer, id, pb::UNAVAILABLE, "storage failed");
         }
-        depth_.clear();  // queues were deleted (read again on next use)
         for (uint32_t d : out->removed) {
           if (auto old = Lookup(out->account, d)) {
             old->Post([old] { old->Close(); });
@@ -605,7 +578,8 @@ void Service::HandleAuth(const std::shared_ptr<Peer>& peer, const pb::Request& r
     return Fail(peer, r.id(), pb::FORBIDDEN, "this connection is already authenticated");
   }
   uint64_t retry = 0;
-  if (!auth_failures_per_ip_->Allow(peer->ip() + "/probe", &retry)) {
+  // Only failures are charged (below, under the same key); a spent budget stops every try.
+  if (auth_failures_per_ip_->Exhausted(peer->ip(), &retry)) {
     return Fail(peer, r.id(), pb::RATE_LIMITED, "too many failed sign-ins", retry);
   }
   auto device = std::make_shared<std::optional<Device>>();
@@ -621,53 +595,71 @@ void Service::HandleAuth(const std::shared_ptr<Peer>& peer, const pb::Request& r
         if (!done.ok()) {
           return Fail(peer, id, pb::UNAVAILABLE, "storage failed");
         }
-        PeerState& st = peer->state;
-        if (st.closed || st.authenticated) {
+        if (peer->state.closed || peer->state.authenticated) {
           return;
         }
-        if (!*device ||
-            !CheckCredential(account, device_id, AsBytes(credential), (*device)->credential_hash)) {
-          uint64_t retry_after = 0;
-          (void)auth_failures_per_ip_->Allow(peer->ip(), &retry_after);
-          if (log_ != nullptr) {
-            log_->Warning("auth.refused", {LogField::Ip(peer->ip()), LogField::Status("refused")});
-          }
-          return Fail(peer, id, pb::UNAUTHENTICATED, "unknown device or wrong credential");
+        std::string cache_key;
+        const Bytes stored = *device ? (*device)->credential_hash : Bytes();
+        if (*device && CachedCredential(account, device_id, AsBytes(credential), stored, &cache_key)) {
+          return SignIn(peer, id, account, device_id);
         }
-        st.authenticated = true;
-        st.account = account;
-        st.device = device_id;
-        Register(peer);
-        if (log_ != nullptr && log_->Enabled(LogLevel::kDebug)) {
-          log_->Debug("auth.ok",
-                      {LogField::Account(tagger_->Tag(ByteSpan(account.data(), account.size()))),
-                       LogField::Int("device", device_id), LogField::Ip(peer->ip())});
+        // Not seen since start: Argon2id on the hashing threads, then back here.
+        hashers_->Post([this, peer, id, account, device_id, credential, stored, cache_key,
+                        known = device->has_value()] {
+          const bool ok = known && VerifyCredential(AsBytes(credential), stored, cache_key);
+          peer->Post([this, peer, id, account, device_id, ok] {
+            if (peer->state.closed || peer->state.authenticated) {
+              return;
+            }
+            if (!ok) {
+              uint64_t retry_after = 0;
+              (void)auth_failures_per_ip_->Allow(peer->ip(), &retry_after);
+              if (log_ != nullptr) {
+                log_->Warning("auth.refused",
+                              {LogField::Ip(peer->ip()), LogField::Status("refused")});
+              }
+              return Fail(peer, id, pb::UNAUTHENTICATED, "unknown device or wrong credential");
+            }
+            SignIn(peer, id, account, device_id);
+          });
+        });
+      });
+}
+
+void Service::SignIn(const std::shared_ptr<Peer>& peer, uint64_t id, const AccountId& account,
+                     uint32_t device_id) {
+  PeerState& st = peer->state;
+  st.authenticated = true;
+  st.account = account;
+  st.device = device_id;
+  Register(peer);
+  if (log_ != nullptr && log_->Enabled(LogLevel::kDebug)) {
+    log_->Debug("auth.ok", {LogField::Account(tagger_->Tag(ByteSpan(account.data(), account.size()))),
+                            LogField::Int("device", device_id), LogField::Ip(peer->ip())});
+  }
+  Reply(peer, wire::OkFrame(id));
+  // Record the connection, then start delivering the queue.
+  IpRecord rec{account, device_id, peer->ip(), peer->port(), NowMs(), std::nullopt};
+  auto record_id = std::make_shared<uint64_t>(0);
+  const int64_t day = DayFloor(rec.start_ms);
+  After(
+      peer,
+      [rec, record_id, day](Storage& s) -> Result<void> {
+        HF_ASSIGN_OR_RETURN(*record_id, s.ip_records().Open(rec));
+        return s.accounts().TouchDevice(rec.account, rec.device, day);
+      },
+      [this, peer, record_id](Result<void> opened) {
+        if (!opened.ok()) {
+          return peer->Close();  // never serve a connection we could not record
         }
-        Reply(peer, wire::OkFrame(id));
-        // Record the connection, then start delivering the queue.
-        IpRecord rec{account, device_id, peer->ip(), peer->port(), NowMs(), std::nullopt};
-        auto record_id = std::make_shared<uint64_t>(0);
-        const int64_t day = DayFloor(rec.start_ms);
-        After(
-            peer,
-            [rec, record_id, day](Storage& s) -> Result<void> {
-              HF_ASSIGN_OR_RETURN(*record_id, s.ip_records().Open(rec));
-              return s.accounts().TouchDevice(rec.account, rec.device, day);
-            },
-            [this, peer, record_id](Result<void> opened) {
-              if (!opened.ok()) {
-                return peer->Close();  // never serve a connection we could not record
-              }
-              if (peer->state.closed) {
-                const uint64_t rid = *record_id;
-                const int64_t now = NowMs();
-                db_.Submit([rid, now](Storage& s) { return s.ip_records().Close(rid, now); },
-                           nullptr);
-                return;
-              }
-              peer->state.ip_record = *record_id;
-              Deliver(peer);
-            });
+        if (peer->state.closed) {
+          const uint64_t rid = *record_id;
+          const int64_t now = NowMs();
+          db_.Submit([rid, now](Storage& s) { return s.ip_records().Close(rid, now); }, nullptr);
+          return;
+        }
+        peer->state.ip_record = *record_id;
+        Deliver(peer);
       });
 }
 
@@ -720,13 +712,13 @@ void Service::HandleLinkDevice(const std::shared_ptr<Peer>& peer, const pb::Requ
   Device device;
   device.registration_id = l.registration_id();
   device.name = l.device_name();
-  device.credential_hash = HashCredential(AsBytes(l.credential()));
+  auto credential_hash = std::make_shared<Bytes>();  // filled on the hashing threads first
   device.created_ms = NowMs();
   device.last_seen_ms = DayFloor(device.created_ms);
   const int64_t now = device.created_ms;
   const uint32_t max_devices = 1 + config_.max_linked_devices;
-  After(
-      peer,
+  AfterHashing(
+      peer, l.credential(), credential_hash,
       [=](Storage& s) -> Result<void> {
         HF_ASSIGN_OR_RETURN(auto link, s.accounts().TakeLinkCode(hash));
         if (!link || link->expires_ms < now) {
@@ -739,7 +731,9 @@ void Service::HandleLinkDevice(const std::shared_ptr<Peer>& peer, const pb::Requ
           return kRejected;  // keep the code for after a device was removed
         }
         out->account = link->account;
-        HF_ASSIGN_OR_RETURN(out->device, s.accounts().AddDevice(link->account, device));
+        Device linked = device;
+        linked.credential_hash = *credential_hash;
+        HF_ASSIGN_OR_RETURN(out->device, s.accounts().AddDevice(link->account, linked));
         return Ok();
       },
       [this, peer, out, id = r.id()](Result<void> done) {
@@ -802,7 +796,7 @@ void Service::HandleRemoveDevice(const std::shared_ptr<Peer>& peer, const pb::Re
   const AccountId account = st.account;
   After(
       peer,
-      [=](Storage& s) -> Result<void> {
+      [=, this](Storage& s) -> Result<void> {
         HF_ASSIGN_OR_RETURN(const auto device, s.accounts().GetDevice(account, target));
         if (!device) {
           return Ok();
@@ -810,6 +804,7 @@ void Service::HandleRemoveDevice(const std::shared_ptr<Peer>& peer, const pb::Re
         *found = true;
         HF_RETURN_IF_ERROR(s.accounts().RemoveDevice(account, target));
         HF_RETURN_IF_ERROR(s.keys().DeleteDeviceKeys(account, target));
+        depth_.clear();  // on the database thread, which owns depth_
         return Discard(s.queues().DeleteDevice(account, target));
       },
       [this, peer, found, account, target, id = r.id()](Result<void> done) {
@@ -819,7 +814,6 @@ void Service::HandleRemoveDevice(const std::shared_ptr<Peer>& peer, const pb::Re
         if (!*found) {
           return Fail(peer, id, pb::NOT_FOUND, "no such device");
         }
-        depth_.clear();
         Reply(peer, wire::OkFrame(id));
         if (auto gone = Lookup(account, target)) {
           gone->Post([gone] { gone->Close(); });
@@ -1164,7 +1158,11 @@ void Service::HandleSend(const std::shared_ptr<Peer>& peer, const pb::Request& r
         const bool ok = done.ok() && out->status == pb::OK;
         if (ok) {
           for (const Stored& s : out->stored) {
-            ++depth_[DeviceKey(destination, s.device)];
+            // A depth cleared since the work ran is read again from storage, which holds this
+            // envelope already; operator[] would restart it at 1, below the real depth.
+            if (auto depth = depth_.find(DeviceKey(destination, s.device)); depth != depth_.end()) {
+              ++depth->second;
+            }
             OnEnvelopeCommitted(destination, s.device, s.seq, s.envelope);
           }
           if (metrics_ != nullptr) {
@@ -1224,7 +1222,7 @@ void Service::OnEnvelopeCommitted(const AccountId& account, uint32_t device, uin
     // Push at once only when every earlier envelope of the queue has been pushed: the queue
     // was drained, no read is outstanding, and nothing was held back for lack of room.
     if (!st.fetching && !st.fetch_again && st.queue_empty_sent &&
-        st.inflight < config_.max_inflight_pushes && seq > st.last_pushed_seq) {
+        st.inflight.size() < config_.max_inflight_pushes && seq > st.last_pushed_seq) {
       PushEnvelope(peer, envelope);
       st.last_pushed_seq = seq;
       return;
@@ -1237,7 +1235,7 @@ void Service::OnEnvelopeCommitted(const AccountId& account, uint32_t device, uin
 void Service::PushEnvelope(const std::shared_ptr<Peer>& peer, const Envelope& envelope) {
   pb::Frame f;
   FillEnvelope(envelope, f.mutable_push()->mutable_envelope());
-  ++peer->state.inflight;
+  peer->state.inflight.insert(envelope.id);
   peer->Send(f);
 }
 
@@ -1246,11 +1244,11 @@ void Service::Deliver(const std::shared_ptr<Peer>& peer) {
   if (!st.authenticated || st.closed) {
     return;
   }
-  if (st.fetching || st.inflight >= config_.max_inflight_pushes) {
+  if (st.fetching || st.inflight.size() >= config_.max_inflight_pushes) {
     st.fetch_again = true;
     return;
   }
-  const size_t limit = config_.max_inflight_pushes - st.inflight;
+  const size_t limit = config_.max_inflight_pushes - st.inflight.size();
   st.fetching = true;
   st.fetch_again = false;
   auto page = std::make_shared<std::vector<QueuedEnvelope>>();
@@ -1322,7 +1320,7 @@ void Service::HandleAck(const std::shared_ptr<Peer>& peer, const pb::Request& r)
         }
         return Ok();
       },
-      [this, peer, deleted, account, device, n = ids.size(), id = r.id()](Result<void> done) {
+      [this, peer, deleted, account, device, ids, id = r.id()](Result<void> done) {
         if (done.ok()) {
           auto depth = depth_.find(DeviceKey(account, device));
           if (depth != depth_.end()) {
@@ -1333,13 +1331,15 @@ void Service::HandleAck(const std::shared_ptr<Peer>& peer, const pb::Request& r)
             metrics_->queue_depth.Add(-static_cast<int64_t>(*deleted));
           }
         }
-        peer->Post([this, peer, n, id, ok = done.ok()] {
+        peer->Post([this, peer, ids, id, ok = done.ok()] {
           PeerState& state = peer->state;
-          // Acknowledged envelopes free room for more pushes (acks for envelopes pushed to an
-          // earlier connection free none).
-          state.inflight -= std::min(state.inflight, n);
           if (!ok) {
             return Fail(peer, id, pb::UNAVAILABLE, "storage failed; acknowledge again");
+          }
+          // Acknowledged envelopes pushed on this connection free room for more pushes;
+          // unknown ids, and those pushed to an earlier connection, free none.
+          for (const EnvelopeId& e : ids) {
+            state.inflight.erase(e);
           }
           Reply(peer, wire::OkFrame(id));
           if (state.fetch_again) {

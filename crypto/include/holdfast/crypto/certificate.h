@@ -16,6 +16,9 @@
 #include "holdfast/common/result.h"
 #include "holdfast/common/secret.h"
 
+// OpenSSL's TLS connection (SSL), declared here so that callers need no OpenSSL header.
+struct ssl_st;
+
 namespace holdfast::crypto {
 
 // kMaxCommonNameBytes is X.509's upper bound for a common name (RFC 5280, ub-common-name).
@@ -59,6 +62,14 @@ Result<SelfSignedCertificate> GenerateSelfSignedCertificate(std::string_view com
 // value clients pin. Text that holds no parsable certificate is kMalformed; text longer than
 // kMaxPemBytes is kOversized.
 Result<std::string> CertificateFingerprintSha256(std::string_view certificate_pem);
+
+// PeerCertificateFingerprintSha256 returns the lower-case hex SHA-256 of the DER encoding of
+// the certificate the peer of `ssl` presented in its handshake (kCertificateFingerprintHexChars
+// characters): the value a pinning client compares with its pin once the TLS handshake is
+// done. It only reads `ssl`, which the caller keeps owning. A null `ssl` is kInvalidArgument;
+// a connection whose peer sent no certificate (no handshake yet, or an anonymous peer) is
+// kNotFound; a library failure is kCryptoFailure.
+Result<std::string> PeerCertificateFingerprintSha256(const ssl_st* ssl);
 
 // CheckCertificateMatchesKey succeeds if the public key of the first certificate in
 // `certificate_pem` belongs to the unencrypted private key in `private_key_pem` (PKCS#8 or

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -31,12 +32,22 @@ namespace holdfast::server {
 class Logger;
 class Metrics;
 class RateLimiter;
+class WorkerPool;
 
 // TokenBucket is a rate limit for one key (used per connection).
 struct TokenBucket {
   double tokens = -1;  // < 0: not started, full
   int64_t last_ms = 0;
   bool Take(const RateLimit& limit, int64_t now_ms);
+};
+
+// EnvelopeIdHash hashes random envelope ids by their first bytes.
+struct EnvelopeIdHash {
+  size_t operator()(const EnvelopeId& id) const {
+    size_t h = 0;
+    std::memcpy(&h, id.data(), sizeof(h));
+    return h;
+  }
 };
 
 // PeerState is the service's state of one connection. Only the peer's thread touches it.
@@ -46,9 +57,10 @@ struct PeerState {
   uint32_t device = 0;
   uint64_t ip_record = 0;  // 0: none open
   TokenBucket requests;
-  // Delivery: envelopes are pushed in queue order, at most max_inflight_pushes unacknowledged.
+  // Delivery: envelopes are pushed in queue order, at most max_inflight_pushes unacknowledged
+  // (the ids pushed on this connection and not yet acknowledged).
   uint64_t last_pushed_seq = 0;
-  size_t inflight = 0;
+  std::unordered_set<EnvelopeId, EnvelopeIdHash> inflight;
   bool fetching = false;      // a queue read is outstanding
   bool fetch_again = false;   // something arrived while reading, or capacity freed
   bool queue_empty_sent = false;
@@ -116,6 +128,11 @@ class Service {
   void Reply(const std::shared_ptr<Peer>& peer, wire::pb::Frame frame);
   void Fail(const std::shared_ptr<Peer>& peer, uint64_t id, wire::pb::Status status,
             std::string_view message, uint64_t retry_after_ms = 0);
+  // AfterHashing hashes `credential` (Argon2id) on the hashing threads into *hash, then does
+  // what After does.
+  void AfterHashing(const std::shared_ptr<Peer>& peer, std::string credential,
+                    std::shared_ptr<Bytes> hash, Database::Work work,
+                    std::function<void(Result<void>)> then);
   // After runs `work` on the database thread and `then` with its result on the peer's thread.
   void After(const std::shared_ptr<Peer>& peer, Database::Work work,
              std::function<void(Result<void>)> then);
@@ -123,6 +140,9 @@ class Service {
   void HandleRegister(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
   void HandleVerify(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
   void HandleAuth(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
+  // SignIn makes the connection the device's, answers the auth request and starts delivery.
+  void SignIn(const std::shared_ptr<Peer>& peer, uint64_t id, const AccountId& account,
+              uint32_t device_id);
   void HandleCreateLinkCode(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
   void HandleLinkDevice(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
   void HandleListDevices(const std::shared_ptr<Peer>& peer, const wire::pb::Request& r);
@@ -149,8 +169,11 @@ class Service {
   void Unregister(const Peer* peer);
 
   Bytes HashCredential(ByteSpan credential);
-  bool CheckCredential(const AccountId& account, uint32_t device, ByteSpan credential,
-                       ByteSpan stored_hash);
+  // CachedCredential is true when this credential was verified before (no Argon2id);
+  // VerifyCredential runs Argon2id (call it on hashers_) and remembers a success.
+  bool CachedCredential(const AccountId& account, uint32_t device, ByteSpan credential,
+                        ByteSpan stored_hash, std::string* cache_key);
+  bool VerifyCredential(ByteSpan credential, ByteSpan stored_hash, const std::string& cache_key);
   Bytes HashCode(std::string_view scope, std::string_view code) const;
   int64_t NowMs() const;
 
@@ -178,6 +201,12 @@ class Service {
 
   // Queue depth per device, kept on the database thread only (keyed like registry_).
   std::unordered_map<std::string, uint64_t> depth_;
+
+  // Last, so that they stop (running what was posted) before anything they use goes.
+  // Argon2id runs here, never on an I/O or the database thread; code delivery (possibly a
+  // slow webhook) on a thread of its own.
+  std::unique_ptr<WorkerPool> hashers_;
+  std::unique_ptr<WorkerPool> code_senders_;
 };
 
 }  // namespace holdfast::server

@@ -13,7 +13,6 @@
 
 namespace holdfast::wire {
 
-namespace pb = ::holdfast::wire::pb;
 
 // kProtocolVersion is the only Frame.version this code speaks.
 inline constexpr uint32_t kProtocolVersion = 1;
