@@ -1,14 +1,60 @@
 #!/usr/bin/env bash
-# The main job (`make run`) until the server and client exist: the crypto layer's demo, then a
-# public transparency log built, published over HTTP on loopback, audited, tampered with and
-# caught. Usage: scripts/demo.sh BUILD_DIR
+# The main job (`make run`) until the client exists: holdfastd on its embedded default (SQLite,
+# TLS with a certificate made on first start) carrying traffic between registered devices; the
+# crypto layer's demo; then a public transparency log built, published over HTTP on loopback,
+# audited, tampered with and caught. Usage: scripts/demo.sh BUILD_DIR
 set -euo pipefail
 bin=$1/bin
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/serve_static.sh"
 work=$(mktemp -d)
 SERVER_PID=""
-trap '[ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$work"' EXIT
+HOLDFASTD_PID=""
+trap '[ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null;
+      [ -n "$HOLDFASTD_PID" ] && kill "$HOLDFASTD_PID" 2>/dev/null; rm -rf "$work"' EXIT
+
+echo "Holdfast server demo"
+echo
+echo "1. holdfastd starts with no configuration: SQLite and a TLS certificate in its data dir"
+"$bin/holdfastd" --data "$work/server" --listen 127.0.0.1:0 --dev-codes "$work/codes" \
+  > "$work/holdfastd.out" 2> "$work/holdfastd.log" &
+HOLDFASTD_PID=$!
+for _ in $(seq 1 100); do
+  grep -q fingerprint "$work/holdfastd.out" 2>/dev/null && break
+  sleep 0.1
+done
+sed 's/^/  /' "$work/holdfastd.out"
+url=$(sed -n 's/^holdfastd: listening on //p' "$work/holdfastd.out")
+pin=$(sed -n 's/^holdfastd: TLS certificate SHA-256 fingerprint //p' "$work/holdfastd.out")
+port=${url##*:}
+echo "  GET /healthz over TLS: $(curl -sk "https://127.0.0.1:$port/healthz")"
+
+echo
+echo "2. Four devices register (codes from the development code file), sign in over TLS with"
+echo "   the pinned certificate, and two pairs exchange 50 end-to-end-sized envelopes each;"
+echo "   every envelope is stored durably before the sender's ack and deleted after the"
+echo "   recipient's"
+"$bin/hf-load" --server "$url" --pin "$pin" --codes "$work/codes" --pairs 2 --messages 50 \
+  --window 4 --json > "$work/load.json"
+python3 - "$work/load.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("  delivered %d of 100, errors %d, p50 %.1f ms, p99 %.1f ms" %
+      (r["delivered"], r["errors"], r["p50_ms"], r["p99_ms"]))
+PY
+echo "  metrics: $(curl -sk "https://127.0.0.1:$port/metrics" | grep -E '^holdfast_envelopes_(in|out)_total' | tr '\n' ' ')"
+echo "  rows in the server's database afterwards: $(python3 - "$work/server/holdfast.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+print(", ".join("%s %d" % (t, db.execute("select count(*) from " + t).fetchone()[0])
+                for t in ("accounts", "devices", "one_time_pre_keys", "envelopes", "ip_records")))
+PY
+)"
+kill -TERM "$HOLDFASTD_PID"
+wait "$HOLDFASTD_PID" || true
+HOLDFASTD_PID=""
+echo "  SIGTERM: $(tail -1 "$work/holdfastd.out")"
+echo
 
 "$bin/hf-crypto" demo
 

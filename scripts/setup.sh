@@ -14,6 +14,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libsignal-protocol-c-dev libolm-dev
   # Fuzzing (libFuzzer ships with clang's runtime) and benchmark reports.
   clang libclang-rt-14-dev python3
+  # The main job's demo and the integration scripts talk HTTPS to holdfastd on loopback.
+  curl
 )
 
 missing=()
