@@ -243,7 +243,7 @@ void Service::AfterHashing(const std::shared_ptr<Peer>& peer, std::string creden
                   then = std::move(then)]() mutable {
     *hash = HashCredential(AsBytes(credential));
     if (hash->empty()) {
-      return peer->Post([this, peer, then = std::move(then)] {
+      return peer->Post([peer, then = std::move(then)] {
         then(Error{ErrorCode::kCryptoFailure, "credential hash"});
       });
     }
