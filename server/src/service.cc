@@ -108,6 +108,14 @@ int64_t DayFloor(int64_t ms) {
   return ms - ms % kDay;
 }
 
+// ValidNewDevice checks what a registering or linking device sends about itself.
+bool ValidNewDevice(const std::string& credential, uint32_t registration_id,
+                    const std::string& name) {
+  return credential.size() >= wire::kMinCredentialBytes &&
+         credential.size() <= wire::kMaxCredentialBytes && registration_id != 0 &&
+         registration_id <= wire::kMaxRegistrationId && name.size() <= wire::kMaxDeviceNameBytes;
+}
+
 // Rejected is how a storage item reports a refusal (not a storage failure): it rolls the
 // item's changes back, and the caller answers with the status it recorded.
 const Error kRejected{ErrorCode::kInvalidArgument, "request refused"};
@@ -474,10 +482,7 @@ void Service::HandleRegister(const std::shared_ptr<Peer>& peer, const pb::Reques
 void Service::HandleVerify(const std::shared_ptr<Peer>& peer, const pb::Request& r) {
   const pb::VerifyRequest& v = r.verify();
   if (!wire::IsE164(v.phone()) || v.code().size() != kCodeDigits || !AllDigits(v.code()) ||
-      v.credential().size() < wire::kMinCredentialBytes ||
-      v.credential().size() > wire::kMaxCredentialBytes || v.registration_id() == 0 ||
-      v.registration_id() > wire::kMaxRegistrationId ||
-      v.device_name().size() > wire::kMaxDeviceNameBytes) {
+      !ValidNewDevice(v.credential(), v.registration_id(), v.device_name())) {
     return Fail(peer, r.id(), pb::INVALID_ARGUMENT, "bad phone, code, credential or registration id");
   }
   uint64_t retry = 0;
@@ -692,10 +697,8 @@ void Service::HandleCreateLinkCode(const std::shared_ptr<Peer>& peer, const pb::
 
 void Service::HandleLinkDevice(const std::shared_ptr<Peer>& peer, const pb::Request& r) {
   const pb::LinkDeviceRequest& l = r.link_device();
-  if (l.code().size() != 2 * kLinkCodeBytes || l.credential().size() < wire::kMinCredentialBytes ||
-      l.credential().size() > wire::kMaxCredentialBytes || l.registration_id() == 0 ||
-      l.registration_id() > wire::kMaxRegistrationId ||
-      l.device_name().size() > wire::kMaxDeviceNameBytes) {
+  if (l.code().size() != 2 * kLinkCodeBytes ||
+      !ValidNewDevice(l.credential(), l.registration_id(), l.device_name())) {
     return Fail(peer, r.id(), pb::INVALID_ARGUMENT, "bad code, credential or registration id");
   }
   uint64_t retry = 0;
