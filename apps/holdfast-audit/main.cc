@@ -2,6 +2,14 @@
 //
 //   holdfast-audit log (--url URL | --dir DIR) --key VKEY [--state FILE] [--origin ORIGIN]
 //   holdfast-audit proof FILE --key VKEY --entry ENTRYFILE [--origin ORIGIN]
+//   holdfast-audit report (--url URL | --dir DIR) --key VKEY --from DATE --to DATE
+//                  [--report FILE] [--orders FILE]
+//
+// `report` verifies the disclosure log, recomputes the transparency report for [from, to)
+// from its entries and names every difference from the published one (by default
+// transparency/report-FROM-TO.json under the same URL or directory). With --orders (the
+// operator's `holdfast-admin orders list`), it also names every order decided but not
+// logged.
 //
 // VKEY is the log's verifier key, "<name>+<key id>+<base64>"; the origin defaults to its
 // name. Prints one verdict line. Exit status 0 when everything verifies, 1 otherwise.
@@ -14,6 +22,8 @@
 #include <string>
 
 #include "holdfast/common/encoding.h"
+#include "holdfast/legal/report_audit.h"
+#include "holdfast/legal/types.h"
 #include "holdfast/tlog/audit.h"
 #include "holdfast/tlog/fetch.h"
 #include "holdfast/tlog/proof_file.h"
@@ -110,6 +120,78 @@ int VerifyProof(const std::string& proof_file, const std::string& entry_file,
   return 0;
 }
 
+std::unique_ptr<tlog::TileFetcher> MakeFetcher(const std::string& url, const std::string& dir,
+                                               std::string& error) {
+  if (url.empty()) {
+    return tlog::NewDirectoryFetcher(dir);
+  }
+  auto http = tlog::NewHttpFetcher(url);
+  if (!http.ok()) {
+    error = "--url: " + ErrorText(http.error());
+    return nullptr;
+  }
+  return std::move(*http);
+}
+
+int AuditReportCommand(const std::string& url, const std::string& dir,
+                       const tlog::NoteVerifier& key, const std::string& from_text,
+                       const std::string& to_text, const std::string& report_file,
+                       const std::string& orders_file) {
+  const auto from = holdfast::legal::ParseTime(from_text);
+  const auto to = holdfast::legal::ParseTime(to_text);
+  if (!from || !to) {
+    return Fail("--from/--to: RFC 3339 UTC dates");
+  }
+  std::string error;
+  auto fetcher = MakeFetcher(url, dir, error);
+  if (!fetcher) {
+    return Fail(error);
+  }
+  std::string published_text;
+  if (!report_file.empty()) {
+    if (!ReadFile(report_file, published_text)) {
+      return Fail("cannot read " + report_file);
+    }
+  } else {
+    auto fetched =
+        fetcher->Fetch("transparency/report-" + from_text + "-" + to_text + ".json");
+    if (!fetched.ok()) {
+      return Fail("cannot fetch the published report: " + ErrorText(fetched.error()));
+    }
+    published_text.assign(fetched->begin(), fetched->end());
+  }
+  auto published = nlohmann::json::parse(published_text, nullptr, false);
+  if (published.is_discarded()) {
+    return Fail("the published report is not JSON");
+  }
+  nlohmann::json orders;
+  if (!orders_file.empty()) {
+    std::string text;
+    if (!ReadFile(orders_file, text)) {
+      return Fail("cannot read " + orders_file);
+    }
+    orders = nlohmann::json::parse(text, nullptr, false);
+    if (orders.is_discarded()) {
+      return Fail(orders_file + " is not JSON");
+    }
+  }
+  const auto result = holdfast::legal::AuditPublishedReport(
+      *fetcher, key, published, *from, *to, orders_file.empty() ? nullptr : &orders);
+  if (!result.ok()) {
+    for (const auto& f : result.failures) {
+      std::cout << "FAIL: " << f << "\n";
+    }
+    return kFailed;
+  }
+  std::cout << "OK: report " << from_text << " to " << to_text << " matches the log at size "
+            << result.report_size << " (log size " << result.log_size << ")";
+  if (!orders_file.empty()) {
+    std::cout << "; " << result.orders_checked << " orders all logged";
+  }
+  std::cout << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -132,6 +214,18 @@ int main(int argc, char** argv) {
   proof->add_option("--entry", entry_file, "file holding the entry's exact bytes")->required();
   proof->add_option("--origin", origin, "checkpoint origin (default: the key's name)");
 
+  auto* report = app.add_subcommand("report", "recompute a published transparency report");
+  std::string from_text, to_text, report_file, orders_file;
+  auto* report_source = report->add_option_group("source");
+  report_source->add_option("--url", url, "base URL of the published log and report");
+  report_source->add_option("--dir", dir, "directory holding them");
+  report_source->require_option(1);
+  report->add_option("--key", vkey, "the log's verifier key (DIR/legal/log.vkey)")->required();
+  report->add_option("--from", from_text, "first day of the report")->required();
+  report->add_option("--to", to_text, "end day, exclusive")->required();
+  report->add_option("--report", report_file, "the published report (default: fetched)");
+  report->add_option("--orders", orders_file, "the operator's order list, to compare");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -146,6 +240,9 @@ int main(int argc, char** argv) {
   }
   if (*log) {
     return AuditLog(url, dir, *key, origin, state);
+  }
+  if (*report) {
+    return AuditReportCommand(url, dir, *key, from_text, to_text, report_file, orders_file);
   }
   return VerifyProof(proof_file, entry_file, *key, origin);
 }

@@ -27,6 +27,19 @@ TEST(Ed25519, Rfc8032Vectors) {
   });
 }
 
+TEST(Ed25519, DefaultKeyVerifiesNothing) {
+  // The all-zero encoding is a point of small order. With A and R of small order and s = 0,
+  // the verification equation holds for every message: libsodium must refuse the key.
+  const Ed25519PublicKey unset;
+  std::array<uint8_t, kEd25519SignatureBytes> forged{};
+  forged[0] = 1;  // R = the identity point (y = 1)
+  const Bytes msg = {'o', 'r', 'd', 'e', 'r'};
+  EXPECT_EQ(Ed25519Verify(unset, msg, forged).code(), ErrorCode::kAuthenticationFailed);
+  DeterministicRng rng(7);
+  const auto key = Ed25519PrivateKey::Generate(rng);
+  EXPECT_EQ(Ed25519Verify(unset, msg, key.Sign(msg)).code(), ErrorCode::kAuthenticationFailed);
+}
+
 TEST(Ed25519, AnyFlippedBitFails) {
   DeterministicRng rng(31);
   const auto key = Ed25519PrivateKey::Generate(rng);

@@ -21,6 +21,9 @@ using Ed25519Signature = std::array<uint8_t, kEd25519SignatureBytes>;
 
 class Ed25519PublicKey {
  public:
+  // A default key is all zeros: a small-order point that Ed25519Verify refuses, so a key
+  // left unset verifies nothing.
+  Ed25519PublicKey() : bytes_{} {}
   // FromBytes takes the 32-byte encoded point. It is checked only when a signature is
   // verified, where a bad point is kAuthenticationFailed.
   static Result<Ed25519PublicKey> FromBytes(ByteSpan bytes);
