@@ -5,7 +5,7 @@
 #include "holdfast/crypto/hash.h"
 #include "holdfast/legal/authority.h"
 #include "holdfast/legal/jcs.h"
-#include "holdfast/wire/phone.h"
+#include "holdfast/common/phone.h"
 #include "json_fields.h"
 
 namespace holdfast::legal {
@@ -86,7 +86,7 @@ const char* ReadOrder(const nlohmann::json& j, Order& order) {
     if (!tf.ok() || target.phone_number.empty() == account.empty()) {
       return "targets";
     }
-    if (!target.phone_number.empty() && !wire::IsE164(target.phone_number)) {
+    if (!target.phone_number.empty() && !IsE164(target.phone_number)) {
       return "targets";
     }
     if (!account.empty()) {

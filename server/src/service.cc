@@ -21,7 +21,7 @@
 #include "holdfast/crypto/xeddsa.h"
 #include "holdfast/server/log.h"
 #include "holdfast/server/server_metrics.h"
-#include "holdfast/wire/phone.h"
+#include "holdfast/common/phone.h"
 #include "rate_limiter.h"
 #include "worker_pool.h"
 
@@ -443,7 +443,7 @@ void Service::OnFrame(const std::shared_ptr<Peer>& peer, ByteSpan bytes) {
 
 void Service::HandleRegister(const std::shared_ptr<Peer>& peer, const pb::Request& r) {
   const std::string phone = r.register_().phone();
-  if (!wire::IsE164(phone)) {
+  if (!IsE164(phone)) {
     return Fail(peer, r.id(), pb::INVALID_ARGUMENT, "phone number must be in E.164 form");
   }
   uint64_t retry = 0;
@@ -481,7 +481,7 @@ void Service::HandleRegister(const std::shared_ptr<Peer>& peer, const pb::Reques
 
 void Service::HandleVerify(const std::shared_ptr<Peer>& peer, const pb::Request& r) {
   const pb::VerifyRequest& v = r.verify();
-  if (!wire::IsE164(v.phone()) || v.code().size() != kCodeDigits || !AllDigits(v.code()) ||
+  if (!IsE164(v.phone()) || v.code().size() != kCodeDigits || !AllDigits(v.code()) ||
       !ValidNewDevice(v.credential(), v.registration_id(), v.device_name())) {
     return Fail(peer, r.id(), pb::INVALID_ARGUMENT, "bad phone, code, credential or registration id");
   }
@@ -830,7 +830,7 @@ void Service::HandleLookup(const std::shared_ptr<Peer>& peer, const pb::Request&
     return Fail(peer, r.id(), pb::UNAUTHENTICATED, "sign in first");
   }
   const std::string phone = r.lookup().phone();
-  if (!wire::IsE164(phone)) {
+  if (!IsE164(phone)) {
     return Fail(peer, r.id(), pb::INVALID_ARGUMENT, "phone number must be in E.164 form");
   }
   uint64_t retry = 0;

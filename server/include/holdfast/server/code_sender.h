@@ -16,7 +16,7 @@
 namespace holdfast::server {
 
 // kMaxPhoneChars and kMaxCodeChars bound what a CodeSender accepts. Callers validate phone
-// numbers properly (E.164, wire::IsE164); a sender only refuses what could break its own
+// numbers properly (E.164, IsE164); a sender only refuses what could break its own
 // output format.
 inline constexpr size_t kMaxPhoneChars = 32;
 inline constexpr size_t kMaxCodeChars = 32;

@@ -1,8 +1,8 @@
-#include "holdfast/wire/phone.h"
+#include "holdfast/common/phone.h"
 
 #include <gtest/gtest.h>
 
-namespace holdfast::wire {
+namespace holdfast {
 namespace {
 
 TEST(IsE164, AcceptsInternationalNumbers) {
@@ -21,4 +21,4 @@ TEST(IsE164, RefusesEverythingElse) {
 }
 
 }  // namespace
-}  // namespace holdfast::wire
+}  // namespace holdfast

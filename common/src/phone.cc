@@ -1,6 +1,6 @@
-#include "holdfast/wire/phone.h"
+#include "holdfast/common/phone.h"
 
-namespace holdfast::wire {
+namespace holdfast {
 
 bool IsE164(std::string_view phone) {
   constexpr size_t kMinDigits = 8;
@@ -17,4 +17,4 @@ bool IsE164(std::string_view phone) {
   return true;
 }
 
-}  // namespace holdfast::wire
+}  // namespace holdfast
