@@ -249,25 +249,14 @@ int main(int argc, char** argv) {
       return Fail("--from/--to", {holdfast::ErrorCode::kInvalidArgument,
                                   "RFC 3339 UTC dates, --from before --to"});
     }
-    auto j = reg.Report(*from, *to);
-    if (!j.ok()) {
-      return Fail("report", j.error());
-    }
-    // The report's numbers come from the JSON form, so every format says the same.
-    auto entries = reg.LogEntries();
-    if (!entries.ok()) {
-      return Fail("report", entries.error());
-    }
-    const uint64_t size = (*j)["checkpoint"]["tree_size"].get<uint64_t>();
-    entries->resize(size);
-    auto computed = legal::ComputeReport(*entries, *from, *to,
-                                         (*j)["checkpoint"]["root_hash"].get<std::string>());
+    auto computed = reg.ComputeReport(*from, *to);
     if (!computed.ok()) {
       return Fail("report", computed.error());
     }
+    const nlohmann::json j = legal::ReportToJson(*computed);
     if (report->parsed()) {
       if (format == "json") {
-        Print(*j);
+        Print(j);
       } else if (format == "csv") {
         std::cout << legal::ReportToCsv(*computed);
       } else {
@@ -283,7 +272,7 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(out_dir + "/transparency", ec);
     const std::string base =
         out_dir + "/transparency/report-" + from_text + "-" + to_text;
-    if (!WriteText(base + ".json", j->dump(2) + "\n") ||
+    if (!WriteText(base + ".json", j.dump(2) + "\n") ||
         !WriteText(base + ".html", legal::ReportToHtml(*computed))) {
       return Fail(base, {holdfast::ErrorCode::kStorageFailure, "cannot write the report"});
     }

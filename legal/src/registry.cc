@@ -491,7 +491,7 @@ Result<std::string> Registry::LatestCheckpoint() {
   return log->LatestCheckpoint();
 }
 
-Result<nlohmann::json> Registry::Report(int64_t from_ms, int64_t to_ms) {
+Result<legal::Report> Registry::ComputeReport(int64_t from_ms, int64_t to_ms) {
   HF_ASSIGN_OR_RETURN(auto log, impl_->OpenLog());
   HF_ASSIGN_OR_RETURN(std::string note, log->LatestCheckpoint());
   const auto verifier = impl_->log_key_.Verifier();
@@ -502,9 +502,7 @@ Result<nlohmann::json> Registry::Report(int64_t from_ms, int64_t to_ms) {
     HF_ASSIGN_OR_RETURN(auto e, log->Entry(i));
     entries.push_back(std::move(e));
   }
-  HF_ASSIGN_OR_RETURN(auto report, ComputeReport(entries, from_ms, to_ms,
-                                                 Base64Encode(opened.checkpoint.root)));
-  return ReportToJson(report);
+  return legal::ComputeReport(entries, from_ms, to_ms, Base64Encode(opened.checkpoint.root));
 }
 
 Result<uint64_t> Registry::PublishTiles(const std::string& out_dir) {

@@ -20,6 +20,7 @@
 #include "holdfast/server/server.h"
 #include "holdfast/server/server_metrics.h"
 #include "holdfast/server/service.h"
+#include "disclosure_http.h"
 
 namespace holdfast::server {
 namespace {
@@ -95,6 +96,7 @@ struct Daemon::Impl {
   ManualClock* manual_clock = nullptr;
   crypto::SystemRng rng;
   std::unique_ptr<Database> db;
+  std::unique_ptr<DisclosureHttp> disclosure;  // outlives the server, which calls into it
   std::unique_ptr<CodeSender> codes;
   Metrics metrics;
   std::unique_ptr<Logger> log;
@@ -197,6 +199,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const ServerConfig& config) {
   options.idle_timeout = config.idle_timeout;
   options.max_pending_write_bytes = config.max_pending_write_bytes;
   options.metrics = [metrics] { return metrics->Text(); };
+  HF_ASSIGN_OR_RETURN(impl->disclosure,
+                      DisclosureHttp::Open(config.data_dir, *impl->clock, impl->rng, *impl->db));
+  DisclosureHttp* disclosure = impl->disclosure.get();
+  options.routes = [disclosure](HttpCall call, std::function<void(HttpReply)> reply) {
+    return disclosure->Route(std::move(call), std::move(reply));
+  };
   if (impl->manual_clock != nullptr) {
     ManualClock* clock = impl->manual_clock;
     Service* service = impl->service.get();
@@ -230,6 +238,7 @@ void Daemon::Stop() {
     impl_->maintenance.join();
   }
   // Stop taking work, then let every submitted commit finish before the database closes.
+  impl_->disclosure->Stop();
   impl_->server->Stop();
   impl_->db->Stop();
   impl_->log->Info("server.stopped", {LogField::Int("commit_batches", impl_->db->Stats().batches)});

@@ -56,10 +56,50 @@ class StorageDisclosureData final : public legal::PersonalData {
   Storage& storage_;
 };
 
+class DatabaseDisclosureData final : public legal::PersonalData {
+ public:
+  explicit DatabaseDisclosureData(Database& db) : db_(db) {}
+
+  Result<std::optional<legal::AccountRef>> ByPhone(std::string_view e164) override {
+    return OnDb<std::optional<legal::AccountRef>>(
+        [&](legal::PersonalData& d) { return d.ByPhone(e164); });
+  }
+  Result<std::optional<legal::AccountRef>> ById(ByteSpan account_id) override {
+    return OnDb<std::optional<legal::AccountRef>>(
+        [&](legal::PersonalData& d) { return d.ById(account_id); });
+  }
+  Result<std::vector<legal::IpRecordView>> IpRecords(ByteSpan account_id, int64_t from_ms,
+                                                     int64_t to_ms) override {
+    return OnDb<std::vector<legal::IpRecordView>>(
+        [&](legal::PersonalData& d) { return d.IpRecords(account_id, from_ms, to_ms); });
+  }
+
+ private:
+  template <typename T, typename Fn>
+  Result<T> OnDb(Fn fn) {
+    std::optional<Result<T>> out;
+    auto ran = db_.Run([&](Storage& s) -> Result<void> {
+      StorageDisclosureData data(s);
+      out.emplace(fn(data));
+      return Ok();
+    });
+    if (!ran.ok()) {
+      return ran.error();
+    }
+    return std::move(*out);
+  }
+
+  Database& db_;
+};
+
 }  // namespace
 
 std::unique_ptr<legal::PersonalData> NewDisclosureData(Storage& storage) {
   return std::make_unique<StorageDisclosureData>(storage);
+}
+
+std::unique_ptr<legal::PersonalData> NewDatabaseDisclosureData(Database& db) {
+  return std::make_unique<DatabaseDisclosureData>(db);
 }
 
 }  // namespace holdfast::server

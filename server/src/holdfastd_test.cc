@@ -34,6 +34,7 @@
 #include "holdfast/crypto/random.h"
 #include "holdfast/crypto/x25519.h"
 #include "holdfast/crypto/xeddsa.h"
+#include "holdfast/legal/registry.h"
 #include "holdfast/wire/client.h"
 #include "holdfast/wire/frame.h"
 
@@ -120,6 +121,22 @@ std::string Http(uint16_t port, std::string_view method, std::string_view target
   std::string req;
   req.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: 127.0.0.1\r\n");
   req.append("Content-Length: 0\r\nConnection: close\r\n\r\n");
+  bool eof = false;
+  std::string res = SendAll(fd, req) ? ReadUntilEof(fd, kWait, &eof) : "";
+  ::close(fd);
+  return res;
+}
+
+// HttpPost sends one POST with `body`.
+std::string HttpPost(uint16_t port, std::string_view target, std::string_view body) {
+  const int fd = ConnectTcp(port);
+  if (fd < 0) {
+    return "";
+  }
+  std::string req;
+  req.append("POST ").append(target).append(" HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  req.append("Content-Length: ").append(std::to_string(body.size()));
+  req.append("\r\nConnection: close\r\n\r\n").append(body);
   bool eof = false;
   std::string res = SendAll(fd, req) ? ReadUntilEof(fd, kWait, &eof) : "";
   ::close(fd);
@@ -640,6 +657,7 @@ class SealedSender : public HoldfastdTest {};
 class Retention : public HoldfastdTest {};
 class BadInput : public HoldfastdTest {};
 class Lifecycle : public HoldfastdTest {};
+class Disclosure : public HoldfastdTest {};
 
 // --- Registration and sign-in --------------------------------------------------------------------
 
@@ -1479,6 +1497,111 @@ TEST_F(BadInput, HealthAndMetrics) {
   EXPECT_TRUE(Http(port_, "GET", "/nothing").starts_with("HTTP/1.1 404"));
   EXPECT_TRUE(Http(port_, "POST", "/test/advance?ms=-5").starts_with("HTTP/1.1 400"));
   EXPECT_TRUE(Http(port_, "POST", "/test/advance?ms=1x").starts_with("HTTP/1.1 400"));
+}
+
+// --- Lawful disclosure over HTTP --------------------------------------------------------------
+
+TEST_F(Disclosure, OrdersOverHttpTheLogAndTheReport) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  EXPECT_TRUE(Http(port_, "GET", "/tlog/checkpoint").starts_with("HTTP/1.1 404"));
+  Device suspect = Register("+43660000001");
+  SignIn(suspect);  // one connection: one IP record
+
+  // The operator registers a court and a policy on the same data directory meanwhile, as
+  // holdfast-admin does.
+  SystemClock clock;
+  crypto::SystemRng rng;
+  const int64_t now = ToUnixMillis(clock.Now());
+  auto registry = legal::Registry::Open(data_dir_, clock, rng);
+  ASSERT_TRUE(registry.ok());
+  auto sign = crypto::Ed25519PrivateKey::Generate(rng);
+  auto box = crypto::X25519PrivateKey::Generate(rng);
+  legal::Authority court;
+  court.id = "at-court";
+  court.name = "Landesgericht";
+  court.country = "AT";
+  court.sign_key = sign.PublicKey();
+  court.box_key = box.PublicKey();
+  court.valid_from_ms = now - legal::kDayMs;
+  court.valid_until_ms = now + 365 * legal::kDayMs;
+  ASSERT_TRUE((*registry)->AddAuthority(court).ok());
+  legal::Policy policy;
+  policy.version = 1;
+  policy.effective_from_ms = now - legal::kDayMs;
+  policy.categories = {"terrorism"};
+  policy.countries = {"AT"};
+  policy.data_types = {legal::DataType::kPhoneNumber, legal::DataType::kIpRecords};
+  policy.max_ip_window_ms = 30 * legal::kDayMs;
+  ASSERT_TRUE((*registry)->SetPolicy(policy).ok());
+
+  legal::Order o;
+  o.order_id = "LG-7";
+  o.authority_id = court.id;
+  o.legal_basis = "StPO 135";
+  o.statement_of_reasons = "reasons";
+  o.targets = {legal::OrderTarget{"+43660000001", {}}};
+  o.category = "terrorism";
+  o.data_requested = {legal::DataType::kPhoneNumber, legal::DataType::kIpRecords};
+  o.ip_from_ms = now - legal::kDayMs;
+  o.ip_to_ms = now + legal::kDayMs;
+  o.issued_ms = now - 60000;
+  o.valid_until_ms = now + 10 * legal::kDayMs;
+  o.effect_report_to = "mailto:court@example.at";
+  o.redress = "appeal";
+  auto file = [&](const crypto::Ed25519PrivateKey& key) {
+    return nlohmann::json{{"order", legal::OrderToJson(o)},
+                          {"signature", Base64Encode(key.Sign(AsBytes(legal::CanonicalOrder(o))))}}
+        .dump();
+  };
+
+  // Anonymous junk and forgeries are answered and not logged.
+  const std::string junk = HttpPost(port_, "/orders", "{not json");
+  EXPECT_TRUE(junk.starts_with("HTTP/1.1 400")) << junk;
+  EXPECT_EQ(nlohmann::json::parse(HttpBody(junk))["error"], "malformed");
+  const std::string forged = HttpPost(port_, "/orders", file(crypto::Ed25519PrivateKey::Generate(rng)));
+  EXPECT_TRUE(forged.starts_with("HTTP/1.1 403")) << forged;
+  EXPECT_EQ(nlohmann::json::parse(HttpBody(forged))["error"], "bad_signature");
+
+  const std::string res = HttpPost(port_, "/orders", file(sign));
+  ASSERT_TRUE(res.starts_with("HTTP/1.1 200")) << res;
+  const auto answer = nlohmann::json::parse(HttpBody(res));
+  EXPECT_EQ(answer["decision"], "fulfilled");
+  EXPECT_EQ(answer["log_index"], 2);
+  auto sealed = Base64Decode(answer["package"].get<std::string>());
+  ASSERT_TRUE(sealed.ok());
+  auto pkg = legal::OpenPackage(*sealed, box, (*registry)->OperatorKey());
+  ASSERT_TRUE(pkg.ok());
+  const auto& target = (*pkg)["targets"][0];
+  EXPECT_EQ(target["phone_number"], "+43660000001");
+  ASSERT_GE(target["ip_records"].size(), 1u);
+  EXPECT_EQ(target["ip_records"][0]["ip"], "127.0.0.1");
+  // The same order again: the first decision, nothing written.
+  const auto again = nlohmann::json::parse(HttpBody(HttpPost(port_, "/orders", file(sign))));
+  EXPECT_EQ(again["replayed"], true);
+  EXPECT_EQ(again["log_index"], 2);
+
+  // The log: three entries (authority, policy, one decision), served as C2SP tiles.
+  const std::string checkpoint = Http(port_, "GET", "/tlog/checkpoint");
+  ASSERT_TRUE(checkpoint.starts_with("HTTP/1.1 200")) << checkpoint;
+  EXPECT_TRUE(HttpBody(checkpoint).starts_with("holdfast/transparency\n3\n")) << checkpoint;
+  EXPECT_TRUE(Http(port_, "GET", "/tlog/tile/entries/000.p/3").starts_with("HTTP/1.1 200"));
+  EXPECT_TRUE(Http(port_, "GET", "/tlog/tile/../../holdfast.db").starts_with("HTTP/1.1 404"));
+  EXPECT_TRUE(Http(port_, "GET", "/tlog/tile/0/%2e%2e").starts_with("HTTP/1.1 404"));
+
+  // The report, computed from the log.
+  const std::string year = legal::FormatTime(now).substr(0, 4);
+  const std::string next = std::to_string(std::stoi(year) + 1);
+  const std::string report = Http(
+      port_, "GET", "/tlog/transparency/report-" + year + "-01-01-" + next + "-01-01.json");
+  ASSERT_TRUE(report.starts_with("HTTP/1.1 200")) << report;
+  const auto r = nlohmann::json::parse(HttpBody(report));
+  EXPECT_EQ(r["total"]["orders_received"], 1);
+  EXPECT_EQ(r["total"]["fulfilled"], 1);
+  EXPECT_EQ(r["checkpoint"]["tree_size"], 3);
+  const std::string page = Http(port_, "GET", "/transparency");
+  EXPECT_TRUE(page.starts_with("HTTP/1.1 200")) << page;
+  EXPECT_NE(page.find("Transparency report"), std::string::npos);
+  EXPECT_TRUE(Http(port_, "GET", "/transparency?from=2026-02-30&to=x").starts_with("HTTP/1.1 400"));
 }
 
 // --- Lifecycle -----------------------------------------------------------------------------------

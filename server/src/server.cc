@@ -30,6 +30,9 @@ namespace {
 
 // kMaxHttpRequestBytes bounds the header of the first request (WebSocket upgrade or GET).
 constexpr size_t kMaxHttpRequestBytes = 8192;
+// kMaxHttpBodyBytes admits a signed court order (legal::kMaxOrderBytes) with room to spare;
+// anything longer is cut off by the parser and the connection closed.
+constexpr size_t kMaxHttpBodyBytes = 80 * 1024;
 
 // Connections registers every live connection so that Stop can close them.
 class Connections {
@@ -233,7 +236,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     beast::get_lowest_layer(stream_).expires_after(shared_.options.handshake_timeout);
     parser_.emplace();
     parser_->header_limit(kMaxHttpRequestBytes);
-    parser_->body_limit(kMaxHttpRequestBytes);
+    parser_->body_limit(kMaxHttpBodyBytes);
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
                        if (ec) {
@@ -281,6 +284,22 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
         });
         return;
       }
+    } else if (shared_.options.routes) {
+      auto self = this->shared_from_this();
+      auto executor = stream_.get_executor();
+      HttpCall call{std::string(req.method_string()), target, std::move(req.body()), ip_};
+      const bool taken = shared_.options.routes(
+          std::move(call), [self, res, executor](HttpReply reply) {
+            res->result(static_cast<http::status>(reply.status));
+            res->set(http::field::content_type, reply.content_type);
+            res->body() = std::move(reply.body);
+            asio::post(executor, [self, res] { self->Respond(res); });
+          });
+      if (taken) {
+        return;
+      }
+      res->result(http::status::not_found);
+      res->body() = "not found\n";
     } else {
       res->result(http::status::not_found);
       res->body() = "not found\n";

@@ -87,9 +87,9 @@ class Registry {
   // LatestCheckpoint is the log's newest signed checkpoint (a C2SP signed note); kNotFound
   // while the log is empty.
   Result<std::string> LatestCheckpoint();
-  // ReportAtCheckpoint computes the report over [from, to) from the entries of the latest
-  // checkpoint, and names that checkpoint.
-  Result<nlohmann::json> Report(int64_t from_ms, int64_t to_ms);
+  // ComputeReport computes the report over [from, to) from the entries of the latest signed
+  // checkpoint, and names that checkpoint (ReportToJson gives the published form).
+  Result<legal::Report> ComputeReport(int64_t from_ms, int64_t to_ms);
   // PublishTiles writes the log's C2SP tiles, entry bundles and checkpoint under `out_dir`.
   Result<uint64_t> PublishTiles(const std::string& out_dir);
   tlog::NoteVerifier LogVerifier() const;

@@ -17,6 +17,20 @@
 
 namespace holdfast::server {
 
+// HttpCall is one plain HTTP request (not a WebSocket upgrade) the server does not answer
+// itself; HttpReply is the answer.
+struct HttpCall {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query
+  std::string body;
+  std::string ip;
+};
+struct HttpReply {
+  unsigned status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
 struct ServerOptions {
   std::string host = "127.0.0.1";  // an IP address
   uint16_t port = 0;               // 0: any free port (see Server::port)
@@ -32,6 +46,9 @@ struct ServerOptions {
   // AdvanceClock, when set, serves POST /test/advance?ms=N to loopback clients (tests only):
   // it moves the server's clock and runs maintenance, then calls `done`.
   std::function<void(int64_t ms, std::function<void()> done)> advance_clock;
+  // Routes, when set, is offered every other HTTP request. It returns false to decline (the
+  // server answers 404), or true and later calls `reply` exactly once, from any thread.
+  std::function<bool(HttpCall call, std::function<void(HttpReply)> reply)> routes;
 };
 
 class Server {
