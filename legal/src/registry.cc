@@ -15,6 +15,7 @@
 #include "holdfast/crypto/ed25519.h"
 #include "holdfast/legal/jcs.h"
 #include "holdfast/tlog/checkpoint.h"
+#include "holdfast/tlog/proof_file.h"
 #include "holdfast/tlog/publish.h"
 #include "holdfast/tlog/storage.h"
 
@@ -508,6 +509,86 @@ Result<legal::Report> Registry::ComputeReport(int64_t from_ms, int64_t to_ms) {
 Result<uint64_t> Registry::PublishTiles(const std::string& out_dir) {
   HF_ASSIGN_OR_RETURN(auto log, impl_->OpenLog());
   return tlog::PublishTiles(*log, out_dir);
+}
+
+Result<std::vector<DueNotice>> Registry::DueNotices(int64_t now_ms, size_t limit) {
+  HF_ASSIGN_OR_RETURN(auto st, impl_->db_.Prepare(
+                                   "SELECT id, account_id, log_index, salt, commitment FROM notices "
+                                   "WHERE delivered_at IS NULL AND deliver_at <= ? ORDER BY id "
+                                   "LIMIT ?"));
+  HF_RETURN_IF_ERROR(st.BindInt64(1, now_ms));
+  HF_RETURN_IF_ERROR(st.BindInt64(2, static_cast<int64_t>(limit)));
+  std::vector<DueNotice> out;
+  std::unique_ptr<tlog::Log> log;
+  std::string checkpoint;
+  uint64_t size = 0;
+  while (true) {
+    HF_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) {
+      break;
+    }
+    if (!log) {
+      HF_ASSIGN_OR_RETURN(log, impl_->OpenLog());
+      HF_ASSIGN_OR_RETURN(checkpoint, log->LatestCheckpoint());
+      HF_ASSIGN_OR_RETURN(auto opened, tlog::OpenCheckpoint(checkpoint, std::string(kLogOrigin),
+                                                            impl_->log_key_.Verifier()));
+      size = opened.checkpoint.size;
+    }
+    DueNotice n;
+    n.id = st.ColumnInt64(0);
+    const auto account = st.ColumnBlob(1);
+    n.account_id.assign(account.begin(), account.end());
+    const auto index = static_cast<uint64_t>(st.ColumnInt64(2));
+    const auto salt = st.ColumnBlob(3);
+    HF_ASSIGN_OR_RETURN(Bytes entry, log->Entry(index));
+    HF_ASSIGN_OR_RETURN(auto path, log->Inclusion(index, size));
+    HF_ASSIGN_OR_RETURN(auto entry_json, ParseStrictJson(std::string_view(
+                                             reinterpret_cast<const char*>(entry.data()),
+                                             entry.size())));
+    HF_ASSIGN_OR_RETURN(Decision decision, DecisionFromLogEntry(entry_json));
+    nlohmann::json authority = {{"id", decision.authority_id}, {"country", decision.country}};
+    HF_ASSIGN_OR_RETURN(auto registered, FindAuthority(decision.authority_id));
+    if (registered) {
+      authority["name"] = registered->name;
+      authority["kind"] = std::string(AuthorityKindName(registered->kind));
+    }
+    nlohmann::json disclosed = nlohmann::json::array();
+    for (DataType t : decision.data_disclosed) {
+      disclosed.push_back(std::string(DataTypeName(t)));
+    }
+    const nlohmann::json notice = {
+        {"type", "disclosure_notice"},
+        {"v", 1},
+        {"message", "Under a court order, Holdfast disclosed the data listed here about your "
+                    "account. Messages, contacts and groups are end-to-end encrypted and were "
+                    "not disclosed: Holdfast cannot read them."},
+        {"authority", authority},
+        {"category", decision.category},
+        {"data_disclosed", disclosed},
+        {"decided_at", FormatTime(decision.decided_ms)},
+        {"gag_until", decision.gag_until_ms ? nlohmann::json(FormatTime(*decision.gag_until_ms))
+                                            : nlohmann::json(nullptr)},
+        {"order_hash", decision.order_hash},
+        {"log_index", index},
+        {"entry", std::string(entry.begin(), entry.end())},
+        {"salt", Base64Encode(salt)},
+        {"commitment", st.ColumnText(4)},
+        {"log_key", impl_->log_key_.Verifier().ToString()},
+        {"tlog_proof",
+         tlog::FormatTlogProof(tlog::TlogProof{std::nullopt, index, std::move(path), checkpoint})},
+    };
+    n.content = JsonText(notice);
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+Result<void> Registry::MarkNoticeDelivered(int64_t id, int64_t at_ms) {
+  HF_ASSIGN_OR_RETURN(auto st, impl_->db_.Prepare(
+                                   "UPDATE notices SET delivered_at = ?, salt = x'' WHERE id = ?"));
+  HF_RETURN_IF_ERROR(st.BindInt64(1, at_ms));
+  HF_RETURN_IF_ERROR(st.BindInt64(2, id));
+  return st.Run();
 }
 
 tlog::NoteVerifier Registry::LogVerifier() const { return impl_->log_key_.Verifier(); }

@@ -114,6 +114,7 @@ struct Daemon::Impl {
     while (!cv.wait_for(lock, config.maintenance_interval, [&] { return stopping; })) {
       lock.unlock();
       service->RunMaintenance(nullptr);
+      disclosure->DeliverDueNotices(*service, nullptr);
       lock.lock();
     }
   }
@@ -208,9 +209,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const ServerConfig& config) {
   if (impl->manual_clock != nullptr) {
     ManualClock* clock = impl->manual_clock;
     Service* service = impl->service.get();
-    options.advance_clock = [clock, service](int64_t ms, std::function<void()> done) {
+    DisclosureHttp* notices = impl->disclosure.get();
+    options.advance_clock = [clock, service, notices](int64_t ms, std::function<void()> done) {
       clock->Advance(std::chrono::milliseconds(ms));
-      service->RunMaintenance([done = std::move(done)](Result<void>) { done(); });
+      service->RunMaintenance([service, notices, done = std::move(done)](Result<void>) mutable {
+        notices->DeliverDueNotices(*service, std::move(done));
+      });
     };
   }
   HF_ASSIGN_OR_RETURN(impl->server, Server::Start(std::move(options), *impl->service));

@@ -1,6 +1,7 @@
 #include "disclosure_http.h"
 
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <mutex>
 
@@ -112,6 +113,22 @@ class DisclosureHttp::Impl {
     return true;
   }
 
+  void DeliverDueNotices(Service& service, std::function<void()> done) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (worker_ == nullptr) {
+      if (done) {
+        done();
+      }
+      return;
+    }
+    worker_->Post([this, &service, done = std::move(done)] {
+      DeliverNow(service);
+      if (done) {
+        done();
+      }
+    });
+  }
+
   void Stop() {
     std::unique_ptr<WorkerPool> worker;
     {
@@ -122,6 +139,35 @@ class DisclosureHttp::Impl {
   }
 
  private:
+  // kNoticeBatch bounds one round; the next maintenance round takes the rest.
+  static constexpr size_t kNoticeBatch = 256;
+
+  void DeliverNow(Service& service) {
+    const int64_t now = ToUnixMillis(clock_.Now());
+    auto due = registry_->DueNotices(now, kNoticeBatch);
+    if (!due.ok()) {
+      return;  // the next round tries again
+    }
+    for (auto& n : *due) {
+      AccountId account{};
+      if (n.account_id.size() != account.size()) {
+        continue;
+      }
+      std::copy(n.account_id.begin(), n.account_id.end(), account.begin());
+      std::promise<Result<void>> stored;
+      auto future = stored.get_future();
+      const std::string key = "notice:" + std::to_string(n.id);
+      service.DeliverServerNotice(account, Bytes(n.content.begin(), n.content.end()),
+                                  Bytes(key.begin(), key.end()),
+                                  [&stored](Result<void> r) { stored.set_value(std::move(r)); });
+      // Marked only once the envelopes are committed: a crash in between delivers the notice
+      // again, with the same envelope ids, which clients deduplicate.
+      if (future.get().ok()) {
+        (void)registry_->MarkNoticeDelivered(n.id, now);
+      }
+    }
+  }
+
   HttpReply Checkpoint() {
     // Publishing is cheap when nothing changed (full tiles are never rewritten), and picks
     // up what holdfast-admin appended meanwhile.
@@ -255,6 +301,10 @@ Result<std::unique_ptr<DisclosureHttp>> DisclosureHttp::Open(const std::string& 
 
 bool DisclosureHttp::Route(HttpCall call, std::function<void(HttpReply)> reply) {
   return impl_->Route(std::move(call), std::move(reply));
+}
+
+void DisclosureHttp::DeliverDueNotices(Service& service, std::function<void()> done) {
+  impl_->DeliverDueNotices(service, std::move(done));
 }
 
 void DisclosureHttp::Stop() { impl_->Stop(); }

@@ -23,6 +23,7 @@
 #include "holdfast/common/rng.h"
 #include "holdfast/server/database.h"
 #include "holdfast/server/server.h"
+#include "holdfast/server/service.h"
 
 namespace holdfast::server {
 
@@ -34,6 +35,10 @@ class DisclosureHttp {
 
   // Route implements ServerOptions::routes.
   bool Route(HttpCall call, std::function<void(HttpReply)> reply);
+  // DeliverDueNotices hands every notice due now to `service` (one SERVER_NOTICE envelope
+  // per device of the affected account), marks each delivered after its commit, and then
+  // calls `done` (on the worker thread).
+  void DeliverDueNotices(Service& service, std::function<void()> done);
   // Stop answers what is queued, then refuses new work (503). Call it before the server
   // stops, so that every reply still has a live connection to go to. Idempotent.
   void Stop();

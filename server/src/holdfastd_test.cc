@@ -35,6 +35,7 @@
 #include "holdfast/crypto/x25519.h"
 #include "holdfast/crypto/xeddsa.h"
 #include "holdfast/legal/registry.h"
+#include "holdfast/tlog/proof_file.h"
 #include "holdfast/wire/client.h"
 #include "holdfast/wire/frame.h"
 
@@ -657,7 +658,66 @@ class SealedSender : public HoldfastdTest {};
 class Retention : public HoldfastdTest {};
 class BadInput : public HoldfastdTest {};
 class Lifecycle : public HoldfastdTest {};
-class Disclosure : public HoldfastdTest {};
+// Disclosure: the operator registers a court and a policy on the server's data directory
+// while holdfastd runs, as holdfast-admin does; the court sends orders over HTTP.
+class Disclosure : public HoldfastdTest {
+ protected:
+  void RegisterCourt() {
+    now_ = ToUnixMillis(clock_.Now());
+    auto registry = legal::Registry::Open(data_dir_, clock_, rng_);
+    ASSERT_TRUE(registry.ok());
+    registry_ = std::move(*registry);
+    legal::Authority court;
+    court.id = "at-court";
+    court.name = "Landesgericht";
+    court.country = "AT";
+    court.sign_key = sign_.PublicKey();
+    court.box_key = box_.PublicKey();
+    court.valid_from_ms = now_ - legal::kDayMs;
+    court.valid_until_ms = now_ + 365 * legal::kDayMs;
+    ASSERT_TRUE(registry_->AddAuthority(court).ok());
+    legal::Policy policy;
+    policy.version = 1;
+    policy.effective_from_ms = now_ - legal::kDayMs;
+    policy.categories = {"terrorism"};
+    policy.countries = {"AT"};
+    policy.data_types = {legal::DataType::kPhoneNumber, legal::DataType::kIpRecords};
+    policy.max_ip_window_ms = 30 * legal::kDayMs;
+    ASSERT_TRUE(registry_->SetPolicy(policy).ok());
+  }
+
+  legal::Order MakeOrder(const std::string& phone) const {
+    legal::Order o;
+    o.order_id = "LG-7";
+    o.authority_id = "at-court";
+    o.legal_basis = "StPO 135";
+    o.statement_of_reasons = "reasons";
+    o.targets = {legal::OrderTarget{phone, {}}};
+    o.category = "terrorism";
+    o.data_requested = {legal::DataType::kPhoneNumber, legal::DataType::kIpRecords};
+    o.ip_from_ms = now_ - legal::kDayMs;
+    o.ip_to_ms = now_ + legal::kDayMs;
+    o.issued_ms = now_ - 60000;
+    o.valid_until_ms = now_ + 10 * legal::kDayMs;
+    o.effect_report_to = "mailto:court@example.at";
+    o.redress = "appeal";
+    return o;
+  }
+
+  static std::string SignedFile(const legal::Order& o, const crypto::Ed25519PrivateKey& key) {
+    return nlohmann::json{
+        {"order", legal::OrderToJson(o)},
+        {"signature", Base64Encode(key.Sign(AsBytes(legal::CanonicalOrder(o))))}}
+        .dump();
+  }
+
+  SystemClock clock_;
+  crypto::SystemRng rng_;
+  crypto::Ed25519PrivateKey sign_ = crypto::Ed25519PrivateKey::Generate(rng_);
+  crypto::X25519PrivateKey box_ = crypto::X25519PrivateKey::Generate(rng_);
+  std::unique_ptr<legal::Registry> registry_;
+  int64_t now_ = 0;
+};
 
 // --- Registration and sign-in --------------------------------------------------------------------
 
@@ -1506,59 +1566,20 @@ TEST_F(Disclosure, OrdersOverHttpTheLogAndTheReport) {
   EXPECT_TRUE(Http(port_, "GET", "/tlog/checkpoint").starts_with("HTTP/1.1 404"));
   Device suspect = Register("+43660000001");
   SignIn(suspect);  // one connection: one IP record
-
-  // The operator registers a court and a policy on the same data directory meanwhile, as
-  // holdfast-admin does.
-  SystemClock clock;
-  crypto::SystemRng rng;
-  const int64_t now = ToUnixMillis(clock.Now());
-  auto registry = legal::Registry::Open(data_dir_, clock, rng);
-  ASSERT_TRUE(registry.ok());
-  auto sign = crypto::Ed25519PrivateKey::Generate(rng);
-  auto box = crypto::X25519PrivateKey::Generate(rng);
-  legal::Authority court;
-  court.id = "at-court";
-  court.name = "Landesgericht";
-  court.country = "AT";
-  court.sign_key = sign.PublicKey();
-  court.box_key = box.PublicKey();
-  court.valid_from_ms = now - legal::kDayMs;
-  court.valid_until_ms = now + 365 * legal::kDayMs;
-  ASSERT_TRUE((*registry)->AddAuthority(court).ok());
-  legal::Policy policy;
-  policy.version = 1;
-  policy.effective_from_ms = now - legal::kDayMs;
-  policy.categories = {"terrorism"};
-  policy.countries = {"AT"};
-  policy.data_types = {legal::DataType::kPhoneNumber, legal::DataType::kIpRecords};
-  policy.max_ip_window_ms = 30 * legal::kDayMs;
-  ASSERT_TRUE((*registry)->SetPolicy(policy).ok());
-
-  legal::Order o;
-  o.order_id = "LG-7";
-  o.authority_id = court.id;
-  o.legal_basis = "StPO 135";
-  o.statement_of_reasons = "reasons";
-  o.targets = {legal::OrderTarget{"+43660000001", {}}};
-  o.category = "terrorism";
-  o.data_requested = {legal::DataType::kPhoneNumber, legal::DataType::kIpRecords};
-  o.ip_from_ms = now - legal::kDayMs;
-  o.ip_to_ms = now + legal::kDayMs;
-  o.issued_ms = now - 60000;
-  o.valid_until_ms = now + 10 * legal::kDayMs;
-  o.effect_report_to = "mailto:court@example.at";
-  o.redress = "appeal";
-  auto file = [&](const crypto::Ed25519PrivateKey& key) {
-    return nlohmann::json{{"order", legal::OrderToJson(o)},
-                          {"signature", Base64Encode(key.Sign(AsBytes(legal::CanonicalOrder(o))))}}
-        .dump();
-  };
+  ASSERT_NO_FATAL_FAILURE(RegisterCourt());
+  legal::Order o = MakeOrder("+43660000001");
+  auto file = [&](const crypto::Ed25519PrivateKey& key) { return SignedFile(o, key); };
+  auto& sign = sign_;
+  auto& box = box_;
+  auto& registry = registry_;
+  const int64_t now = now_;
 
   // Anonymous junk and forgeries are answered and not logged.
   const std::string junk = HttpPost(port_, "/orders", "{not json");
   EXPECT_TRUE(junk.starts_with("HTTP/1.1 400")) << junk;
   EXPECT_EQ(nlohmann::json::parse(HttpBody(junk))["error"], "malformed");
-  const std::string forged = HttpPost(port_, "/orders", file(crypto::Ed25519PrivateKey::Generate(rng)));
+  const std::string forged =
+      HttpPost(port_, "/orders", file(crypto::Ed25519PrivateKey::Generate(rng_)));
   EXPECT_TRUE(forged.starts_with("HTTP/1.1 403")) << forged;
   EXPECT_EQ(nlohmann::json::parse(HttpBody(forged))["error"], "bad_signature");
 
@@ -1569,7 +1590,7 @@ TEST_F(Disclosure, OrdersOverHttpTheLogAndTheReport) {
   EXPECT_EQ(answer["log_index"], 2);
   auto sealed = Base64Decode(answer["package"].get<std::string>());
   ASSERT_TRUE(sealed.ok());
-  auto pkg = legal::OpenPackage(*sealed, box, (*registry)->OperatorKey());
+  auto pkg = legal::OpenPackage(*sealed, box, registry->OperatorKey());
   ASSERT_TRUE(pkg.ok());
   const auto& target = (*pkg)["targets"][0];
   EXPECT_EQ(target["phone_number"], "+43660000001");
@@ -1602,6 +1623,54 @@ TEST_F(Disclosure, OrdersOverHttpTheLogAndTheReport) {
   EXPECT_TRUE(page.starts_with("HTTP/1.1 200")) << page;
   EXPECT_NE(page.find("Transparency report"), std::string::npos);
   EXPECT_TRUE(Http(port_, "GET", "/transparency?from=2026-02-30&to=x").starts_with("HTTP/1.1 400"));
+}
+
+TEST_F(Disclosure, TheNoticeArrivesWhenTheGagEndsAndItsProofVerifies) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Device suspect = Register("+43660000002");
+  SignIn(suspect);
+  Device laptop = Link(suspect);
+  SignIn(laptop);
+  ASSERT_NO_FATAL_FAILURE(RegisterCourt());
+  legal::Order o = MakeOrder("+43660000002");
+  o.gag_until_ms = now_ + 20 * legal::kDayMs;
+  const std::string res = HttpPost(port_, "/orders", SignedFile(o, sign_));
+  ASSERT_TRUE(res.starts_with("HTTP/1.1 200")) << res;
+
+  // Nothing while the gag holds, even after maintenance runs.
+  Advance(std::chrono::hours(24 * 19));
+  ExpectNoPush(suspect);
+  ExpectNoPush(laptop);
+  // Past the gag date: one notice on each device, stored like any envelope.
+  Advance(std::chrono::hours(24 * 2));
+  for (Device* d : {&suspect, &laptop}) {
+    const pb::Envelope e = NextEnvelope(*d);
+    EXPECT_EQ(e.type(), pb::SERVER_NOTICE);
+    EXPECT_TRUE(e.source_account().empty());
+    const auto notice = nlohmann::json::parse(e.content(), nullptr, false);
+    ASSERT_TRUE(notice.is_object()) << e.content();
+    EXPECT_EQ(notice["type"], "disclosure_notice");
+    EXPECT_EQ(notice["authority"]["name"], "Landesgericht");
+    EXPECT_EQ(notice["data_disclosed"], nlohmann::json::array({"phone_number", "ip_records"}));
+    // What a client checks: the log key is the one it knows, the entry is in the log, and
+    // the entry's commitment opens to this account with the salt.
+    EXPECT_EQ(notice["log_key"], registry_->LogVerifier().ToString());
+    const std::string entry = notice["entry"].get<std::string>();
+    auto verified = tlog::VerifyTlogProof(notice["tlog_proof"].get<std::string>(), AsBytes(entry),
+                                          legal::kLogOrigin, registry_->LogVerifier());
+    EXPECT_TRUE(verified.ok());
+    auto decision = legal::DecisionFromLogEntry(nlohmann::json::parse(entry));
+    ASSERT_TRUE(decision.ok());
+    auto salt = Base64Decode(notice["salt"].get<std::string>());
+    ASSERT_TRUE(salt.ok());
+    const std::string commitment = legal::Commitment(*salt, AsBytes(suspect.account));
+    EXPECT_EQ(decision->commitments, std::vector<std::string>{commitment});
+    EXPECT_EQ(notice["commitment"], commitment);
+    Ack(*d, {e});
+  }
+  // Delivered once: the next rounds send nothing more.
+  Advance(std::chrono::hours(1));
+  ExpectNoPush(suspect);
 }
 
 // --- Lifecycle -----------------------------------------------------------------------------------

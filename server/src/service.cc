@@ -1427,6 +1427,54 @@ void Service::HandleServerInfo(const std::shared_ptr<Peer>& peer, const pb::Requ
   Reply(peer, std::move(f));
 }
 
+// --- Server notices ----------------------------------------------------------------------------
+
+void Service::DeliverServerNotice(const AccountId& account, Bytes content, Bytes key,
+                                  std::function<void(Result<void>)> done) {
+  struct Stored {
+    uint32_t device;
+    uint64_t seq;
+    Envelope envelope;
+  };
+  auto stored = std::make_shared<std::vector<Stored>>();
+  const int64_t now = NowMs();
+  db_.Submit(
+      [this, account, content = std::move(content), key = std::move(key), now,
+       stored](Storage& s) -> Result<void> {
+        HF_ASSIGN_OR_RETURN(auto devices, s.accounts().Devices(account));
+        for (const Device& d : devices) {
+          Envelope e;
+          const uint8_t device_bytes[4] = {
+              static_cast<uint8_t>(d.id >> 24), static_cast<uint8_t>(d.id >> 16),
+              static_cast<uint8_t>(d.id >> 8), static_cast<uint8_t>(d.id)};
+          const auto digest = crypto::Sha256(
+              {AsBytes("holdfast/server-notice/v1"), key, ByteSpan(device_bytes, 4)});
+          std::copy_n(digest.begin(), e.id.size(), e.id.begin());
+          e.type = pb::SERVER_NOTICE;
+          e.client_timestamp = now;
+          e.server_timestamp = now;
+          e.content = content;
+          HF_ASSIGN_OR_RETURN(uint64_t seq, s.queues().Insert(account, d.id, e));
+          stored->push_back(Stored{d.id, seq, std::move(e)});
+        }
+        depth_.clear();  // on the database thread, which owns depth_
+        return Ok();
+      },
+      [this, account, stored, done = std::move(done)](Result<void> r) {
+        if (r.ok()) {
+          if (metrics_ != nullptr) {
+            metrics_->queue_depth.Add(static_cast<int64_t>(stored->size()));
+          }
+          for (const Stored& x : *stored) {
+            OnEnvelopeCommitted(account, x.device, x.seq, x.envelope);
+          }
+        }
+        if (done) {
+          done(std::move(r));
+        }
+      });
+}
+
 // --- Maintenance -------------------------------------------------------------------------------
 
 void Service::RunMaintenance(std::function<void(Result<void>)> done) {

@@ -47,6 +47,16 @@ struct OrderRecord {
   std::string receipt;  // the signed acknowledgment of receipt (JSON)
 };
 
+// DueNotice is an in-app notice to one affected account whose gag period has ended.
+struct DueNotice {
+  int64_t id = 0;
+  Bytes account_id;
+  // The notice, as JSON (documented in docs/lawful-disclosure.md): what was disclosed, when,
+  // on whose order, the decision's log entry with a c2sp.org/tlog-proof of it, and the salt
+  // that opens this account's commitment in it.
+  std::string content;
+};
+
 struct SubmitResult {
   OrderRecord record;
   bool replayed = false;              // the order was decided before; nothing was written
@@ -81,6 +91,13 @@ class Registry {
   // a second time returns the first decision with replayed set, and writes nothing.
   Result<SubmitResult> SubmitOrder(std::string_view bytes, PersonalData& data);
   Result<std::vector<OrderRecord>> Orders();
+
+  // DueNotices returns the notices due at `now_ms` that were not delivered yet (at most
+  // `limit`), each with a fresh inclusion proof against the latest checkpoint.
+  Result<std::vector<DueNotice>> DueNotices(int64_t now_ms, size_t limit);
+  // MarkNoticeDelivered records that the notice is in the user's queues; the salt is then
+  // dropped: only the user keeps it.
+  Result<void> MarkNoticeDelivered(int64_t id, int64_t at_ms);
 
   // LogEntries returns every entry of the log, in order.
   Result<std::vector<Bytes>> LogEntries();

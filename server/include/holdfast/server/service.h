@@ -116,6 +116,13 @@ class Service {
   void OnFrame(const std::shared_ptr<Peer>& peer, ByteSpan bytes);
   void OnClose(const std::shared_ptr<Peer>& peer);
 
+  // DeliverServerNotice stores `content` as a SERVER_NOTICE envelope in the queue of every
+  // device of `account` (durably, like any envelope), then pushes it to those online. The
+  // envelope id is derived from `key` and the device, so a notice delivered twice (after a
+  // crash) is deduplicated by clients. `done` runs after the commit.
+  void DeliverServerNotice(const AccountId& account, Bytes content, Bytes key,
+                           std::function<void(Result<void>)> done);
+
   // RunMaintenance purges what has expired: envelopes past their TTL, IP records past
   // retention, verification and link codes. `done` runs after the commit (any thread).
   void RunMaintenance(std::function<void(Result<void>)> done);
