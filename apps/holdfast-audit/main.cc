@@ -2,7 +2,7 @@
 //
 //   holdfast-audit log (--url URL | --dir DIR) --key VKEY [--state FILE] [--origin ORIGIN]
 //   holdfast-audit proof FILE --key VKEY --entry ENTRYFILE [--origin ORIGIN]
-//   holdfast-audit report (--url URL | --dir DIR) --key VKEY --from DATE --to DATE
+//   holdfast-audit report (--url URL | --dir DIR) --key VKEY [--from DATE --to DATE]
 //                  [--report FILE] [--orders FILE]
 //
 // `report` verifies the disclosure log, recomputes the transparency report for [from, to)
@@ -15,6 +15,7 @@
 // name. Prints one verdict line. Exit status 0 when everything verifies, 1 otherwise.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -134,9 +135,19 @@ std::unique_ptr<tlog::TileFetcher> MakeFetcher(const std::string& url, const std
 }
 
 int AuditReportCommand(const std::string& url, const std::string& dir,
-                       const tlog::NoteVerifier& key, const std::string& from_text,
-                       const std::string& to_text, const std::string& report_file,
+                       const tlog::NoteVerifier& key, std::string from_text,
+                       std::string to_text, const std::string& report_file,
                        const std::string& orders_file) {
+  if (from_text.empty() != to_text.empty()) {
+    return Fail("--from and --to go together");
+  }
+  if (from_text.empty()) {
+    const std::time_t t = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&t, &utc);
+    from_text = std::to_string(utc.tm_year + 1900) + "-01-01";
+    to_text = std::to_string(utc.tm_year + 1901) + "-01-01";
+  }
   const auto from = holdfast::legal::ParseTime(from_text);
   const auto to = holdfast::legal::ParseTime(to_text);
   if (!from || !to) {
@@ -221,8 +232,8 @@ int main(int argc, char** argv) {
   report_source->add_option("--dir", dir, "directory holding them");
   report_source->require_option(1);
   report->add_option("--key", vkey, "the log's verifier key (DIR/legal/log.vkey)")->required();
-  report->add_option("--from", from_text, "first day of the report")->required();
-  report->add_option("--to", to_text, "end day, exclusive")->required();
+  report->add_option("--from", from_text, "first day of the report (default: Jan 1 this year)");
+  report->add_option("--to", to_text, "end day, exclusive (default: Jan 1 next year)");
   report->add_option("--report", report_file, "the published report (default: fetched)");
   report->add_option("--orders", orders_file, "the operator's order list, to compare");
 
