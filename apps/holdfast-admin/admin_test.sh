@@ -101,17 +101,42 @@ head -c 70000 /dev/zero | tr '\0' ' ' >"$work/huge.json"
 [ "$(submit "$work/huge.json" | decision)" = "rejected oversized False" ] || fail "oversized"
 expect_error not_found submit "$work/missing.json"
 
+# The suspect exists now (as holdfastd would have stored them): a package for the court only,
+# with the phone number and the IP records inside the window, and nothing outside it.
+python3 - "$data/holdfast.db" "$now" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+now = int(sys.argv[2]) * 1000
+acct = bytes([7] * 16)
+db.execute("INSERT INTO accounts (id, phone, created_ms) VALUES (?, ?, ?)", (acct, "+43660000001", now))
+for ip, start in (("203.0.113.7", now - 3600000), ("203.0.113.99", now - 6 * 86400000)):
+    db.execute("INSERT INTO ip_records (account, device, ip, port, start_ms, end_ms) "
+               "VALUES (?, 1, ?, 4000, ?, ?)", (acct, ip, start, start + 60000))
+db.commit()
+PY
+order LG-6 terrorism '["phone_number", "ip_records"]' >"$work/o6.json"
+"$order_tool" sign --key "$work/court.sign.key" "$work/o6.json" >"$work/o6.signed"
+[ "$(submit "$work/o6.signed" --package-out "$work/p6" | decision)" = "fulfilled  False" ] \
+  || fail "valid order"
+operator_key=$(cat "$data/legal/operator.pub")
+pkg=$("$order_tool" open --box-key "$work/court.box.key" --operator-key "$operator_key" "$work/p6")
+[ "$(json "d['targets'][0]['phone_number']" <<<"$pkg")" = "+43660000001" ] || fail "package: $pkg"
+[ "$(json "[r['ip'] for r in d['targets'][0]['ip_records']]" <<<"$pkg")" = "['203.0.113.7']" ] \
+  || fail "package records: $pkg"
+expect_error authentication_failed "$order_tool" open --box-key "$work/other.box.key" \
+  --operator-key "$operator_key" "$work/p6"
+
 A authorities revoke at-court >/dev/null
 expect_error already_exists A authorities revoke at-court
 order LG-5 terrorism '["phone_number"]' >"$work/o5.json"
 "$order_tool" sign --key "$work/court.sign.key" "$work/o5.json" >"$work/o5.signed"
 [ "$(submit "$work/o5.signed" | decision)" = "rejected authority_revoked False" ] || fail "revoked"
 
-# Orders: 8 decided (two replays wrote nothing). Log: authority, policy, 7 decisions, the
+# Orders: 9 decided (two replays wrote nothing). Log: authority, policy, 8 decisions, the
 # revocation, 1 decision.
 list=$(A orders list)
-[ "$(json "len(d)" <<<"$list")" = 8 ] || fail "orders list: $(json "len(d)" <<<"$list")"
-[ "$(json "sorted(o['log_index'] for o in d)" <<<"$list")" = "[2, 3, 4, 5, 6, 7, 8, 10]" ] \
+[ "$(json "len(d)" <<<"$list")" = 9 ] || fail "orders list: $(json "len(d)" <<<"$list")"
+[ "$(json "sorted(o['log_index'] for o in d)" <<<"$list")" = "[2, 3, 4, 5, 6, 7, 8, 9, 11]" ] \
   || fail "log indexes: $(json "sorted(o['log_index'] for o in d)" <<<"$list")"
 [ "$(A orders show 1 | json "d['order_id']")" = LG-1 ] || fail "orders show"
 expect_error not_found A orders show 99
@@ -120,13 +145,15 @@ expect_error not_found A orders show 99
 year_from=$(date -u +%Y)-01-01
 year_to=$(( $(date -u +%Y) + 1 ))-01-01
 rep=$(A report --from "$year_from" --to "$year_to")
-[ "$(json "d['total']['orders_received']" <<<"$rep")" = 8 ] || fail "report total: $rep"
+[ "$(json "d['total']['orders_received']" <<<"$rep")" = 9 ] || fail "report total: $rep"
+[ "$(json "d['total']['fulfilled']" <<<"$rep")" = 1 ] || fail "report fulfilled: $rep"
+[ "$(json "d['total']['accounts_affected']" <<<"$rep")" = 1 ] || fail "report affected: $rep"
 [ "$(json "d['total']['content_requests_received']" <<<"$rep")" = 1 ] || fail "content count"
 [ "$(json "d['total']['content_requests_fulfilled']" <<<"$rep")" = 0 ] || fail "content fulfilled"
 [ "$(json "d['countries']['AT']['rejected_by_reason']['authority_revoked']" <<<"$rep")" = 1 ] \
   || fail "by reason"
-[ "$(json "d['checkpoint']['tree_size']" <<<"$rep")" = 11 ] || fail "report checkpoint"
-A report --from "$year_from" --to "$year_to" --format csv | grep -q "^total,all,8,0,0,8," \
+[ "$(json "d['checkpoint']['tree_size']" <<<"$rep")" = 12 ] || fail "report checkpoint"
+A report --from "$year_from" --to "$year_to" --format csv | grep -q "^total,all,9,1,0,8," \
   || fail "csv"
 A report --from "$year_from" --to "$year_to" --format html | grep -q "<svg" || fail "html"
 expect_error invalid_argument A report --from "$year_to" --to "$year_from"
@@ -137,7 +164,7 @@ A orders list >"$work/orders.json"
 vkey=$(cat "$data/legal/log.vkey")
 out=$("$audit" report --dir "$web" --key "$vkey" --from "$year_from" --to "$year_to" \
         --orders "$work/orders.json") || fail "audit of an honest report: $out"
-grep -q "^OK: .*8 orders all logged" <<<"$out" || fail "audit output: $out"
+grep -q "^OK: .*9 orders all logged" <<<"$out" || fail "audit output: $out"
 
 expect_audit_fail() {  # expect_audit_fail PATTERN ARGS...: exit 1 and PATTERN printed
   local pattern=$1; shift
@@ -156,7 +183,7 @@ d["total"]["rejected"] -= 2
 d["total"]["fulfilled"] += 2
 json.dump(d, open(sys.argv[2], "w"))
 PY
-expect_audit_fail "/total/fulfilled: published 2, recomputed 0" --report "$work/edited.json"
+expect_audit_fail "/total/fulfilled: published 3, recomputed 1" --report "$work/edited.json"
 expect_audit_fail "/total/rejected: published 6, recomputed 8" --report "$work/edited.json"
 # An order the operator decided but whose decision is not what the log holds.
 python3 - "$work/orders.json" "$work/hidden.json" <<'PY'
