@@ -1,7 +1,8 @@
 // hf-order: what an authority runs on its side. It makes the authority's keys, signs an
 // order in the canonical form Holdfast verifies, and opens the sealed package it receives.
 //
-//   hf-order keygen --out PREFIX           writes PREFIX.sign.key and PREFIX.box.key (0600)
+//   hf-order keygen --out PREFIX           writes PREFIX.sign.key and PREFIX.box.key (0600,
+//                                          never over existing files)
 //                                          and prints {"sign_key","box_key"} (public, base64)
 //   hf-order sign --key PREFIX.sign.key ORDER.json
 //                                          prints {"order":{...},"signature":"..."}
@@ -76,14 +77,18 @@ holdfast::Result<holdfast::SecretBytes> ReadKey(const std::string& path) {
   return out;
 }
 
+// WriteKey writes a new private key file (0600). It never replaces an existing one: that
+// key may be the one the operator has registered.
 bool WriteKey(const std::string& path, holdfast::ByteSpan key) {
-  const std::string text = holdfast::Base64Encode(key) + "\n";
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return false;
+  std::string text = holdfast::Base64Encode(key) + "\n";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  bool ok = fd >= 0;
+  if (ok) {
+    ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+         ::fsync(fd) == 0;
+    ::close(fd);
   }
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
+  holdfast::SecureWipe({reinterpret_cast<uint8_t*>(text.data()), text.size()});
   return ok;
 }
 
@@ -112,7 +117,8 @@ int main(int argc, char** argv) {
     auto s = crypto::Ed25519PrivateKey::Generate(rng);
     auto b = crypto::X25519PrivateKey::Generate(rng);
     if (!WriteKey(prefix + ".sign.key", s.Seed()) || !WriteKey(prefix + ".box.key", b.Serialize())) {
-      return Fail(prefix, {holdfast::ErrorCode::kStorageFailure, "cannot write the key files"});
+      return Fail(prefix, {holdfast::ErrorCode::kStorageFailure,
+                           "cannot create the key files (they must not exist yet)"});
     }
     std::cout << nlohmann::json{{"sign_key", holdfast::Base64Encode(s.PublicKey().bytes())},
                                 {"box_key", holdfast::Base64Encode(b.PublicKey().raw())}}

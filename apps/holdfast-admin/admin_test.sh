@@ -29,6 +29,7 @@ keys=$("$order_tool" keygen --out "$work/court")
 sign_key=$(json "d['sign_key']" <<<"$keys")
 box_key=$(json "d['box_key']" <<<"$keys")
 "$order_tool" keygen --out "$work/other" >/dev/null
+expect_error storage_failure "$order_tool" keygen --out "$work/court"   # never overwrites a key
 
 out=$(A authorities add --id at-court --name "Landesgericht Wien" --country AT --kind court \
         --sign-key "$sign_key" --box-key "$box_key" --valid-from 2026-01-01)

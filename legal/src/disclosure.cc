@@ -51,6 +51,13 @@ Result<std::vector<DataType>> ReadTypes(const nlohmann::json& j) {
 
 }  // namespace
 
+Bytes ContextMessage(std::string_view context, ByteSpan body) {
+  Bytes out(context.begin(), context.end());
+  out.push_back(0);
+  out.insert(out.end(), body.begin(), body.end());
+  return out;
+}
+
 std::string Commitment(ByteSpan salt, ByteSpan account_id) {
   const uint8_t zero = 0;
   const auto d = crypto::Sha256({AsBytes(kCommitmentDomain), ByteSpan(&zero, 1), salt, account_id});
@@ -102,7 +109,8 @@ Result<Bytes> SealPackage(const DisclosurePackage& package,
   if (!canonical.ok()) {
     return canonical.error();
   }
-  const auto signature = operator_key.Sign(AsBytes(*canonical));
+  const auto signature =
+      operator_key.Sign(ContextMessage(kPackageSignatureContext, AsBytes(*canonical)));
   nlohmann::json signed_package = {{"package", std::move(body)},
                                    {"signature", Base64Encode(signature)}};
   auto text = Canonicalize(signed_package);
@@ -130,10 +138,17 @@ Result<nlohmann::json> OpenPackage(ByteSpan sealed, const crypto::X25519PrivateK
   if (!canonical.ok() || !sig.ok()) {
     return Error{ErrorCode::kMalformed, "package"};
   }
-  if (!crypto::Ed25519Verify(operator_key, AsBytes(*canonical), *sig).ok()) {
+  if (!crypto::Ed25519Verify(operator_key,
+                             ContextMessage(kPackageSignatureContext, AsBytes(*canonical)), *sig)
+           .ok()) {
     return Error{ErrorCode::kAuthenticationFailed, "package signature"};
   }
-  return (*j)["package"];
+  const auto& p = (*j)["package"];
+  if (!p.is_object() || !p.contains("version") || p["version"] != kPackageVersion ||
+      !p.contains("targets") || !p["targets"].is_array() || !p.contains("order_hash")) {
+    return Error{ErrorCode::kMalformed, "not a package"};
+  }
+  return p;
 }
 
 nlohmann::json DecisionToLogEntry(const Decision& d) {
@@ -244,7 +259,6 @@ Result<EngineResult> Decide(std::string_view bytes, int64_t received_ms, int64_t
   d.acknowledged_ms = received_ms;
   d.decided_ms = now_ms;
   d.policy_version = policy.version;
-  d.authority_id = parsed.authority_id;
 
   std::set<Reason> reasons;
   auto reject = [&](Reason r) -> Result<EngineResult> {
@@ -263,6 +277,9 @@ Result<EngineResult> Decide(std::string_view bytes, int64_t received_ms, int64_t
     }
     authority = std::move(*a);
     if (authority) {
+      // Only what the registry vouches for reaches the public log: text from an order that
+      // names no registered authority stays out of it.
+      d.authority_id = authority->id;
       d.country = authority->country;
     }
   }
@@ -270,7 +287,7 @@ Result<EngineResult> Decide(std::string_view bytes, int64_t received_ms, int64_t
     return reject(*parsed.failure);
   }
   const Order& order = *parsed.order;
-  d.category = order.category;
+  d.category = IsKnownCategory(order.category) ? order.category : "other";
   d.gag_until_ms = order.gag_until_ms;
   d.accounts_named = static_cast<uint32_t>(order.targets.size());
   d.data_requested = order.data_requested;

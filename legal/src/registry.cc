@@ -6,8 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
-#include <iterator>
 
 #include "holdfast/common/encoding.h"
 #include "holdfast/common/secret.h"
@@ -39,39 +37,42 @@ CREATE TABLE IF NOT EXISTS policies (
 );
 CREATE TABLE IF NOT EXISTS orders (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  authority_id TEXT NOT NULL,
-  order_id TEXT NOT NULL,
+  authority_id TEXT NOT NULL,   -- '' unless signed by that registered authority
+  order_id TEXT NOT NULL,       -- likewise
   order_hash TEXT NOT NULL,
-  decision TEXT NOT NULL,
+  decision TEXT NOT NULL,       -- the log entry, JCS
   receipt TEXT NOT NULL,
-  log_index INTEGER NOT NULL
+  log_index INTEGER             -- NULL while the entry is being appended
 );
 CREATE UNIQUE INDEX IF NOT EXISTS orders_by_id ON orders (authority_id, order_id)
   WHERE order_id != '';
 CREATE INDEX IF NOT EXISTS orders_by_hash ON orders (order_hash);
 CREATE TABLE IF NOT EXISTS notices (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
+  order_seq INTEGER NOT NULL,
   account_id BLOB NOT NULL,
-  log_index INTEGER NOT NULL,
+  log_index INTEGER,            -- NULL until the decision is in the log
   salt BLOB NOT NULL,
   commitment TEXT NOT NULL,
   deliver_at INTEGER NOT NULL,
   delivered_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS notices_due ON notices (delivered_at, deliver_at);
+CREATE INDEX IF NOT EXISTS notices_by_order ON notices (order_seq);
 )sql";
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Error{ErrorCode::kNotFound, "file"};
-  }
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+// Missing: true when `path` does not exist. Any other reason it cannot be read (permissions,
+// too many open files) must not make a key look missing: a new key would replace it.
+bool Missing(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) != 0 && errno == ENOENT;
 }
 
 Result<void> WriteFile(const std::string& path, ByteSpan bytes, mode_t mode) {
   const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  // A leftover temporary file could carry looser permissions: start afresh.
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
     return Error{ErrorCode::kStorageFailure, "cannot create key file"};
   }
@@ -87,8 +88,11 @@ Result<void> WriteFile(const std::string& path, ByteSpan bytes, mode_t mode) {
 Result<crypto::Ed25519PrivateKey> LoadOrCreateOperatorKey(const std::string& dir, Rng& rng) {
   const std::string path = dir + "/operator.key";
   SecretBytes bytes(1 + crypto::kEd25519SeedBytes + 1);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
+  if (!Missing(path)) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return Error{ErrorCode::kStorageFailure, "cannot read operator.key"};
+    }
     const ssize_t n = ::read(fd, bytes.data(), bytes.size());
     ::close(fd);
     if (n != static_cast<ssize_t>(1 + crypto::kEd25519SeedBytes) ||
@@ -108,13 +112,23 @@ Result<crypto::Ed25519PrivateKey> LoadOrCreateOperatorKey(const std::string& dir
 
 Result<tlog::NoteSigner> LoadOrCreateLogKey(const std::string& dir, Rng& rng) {
   const std::string path = dir + "/log.key";
-  auto text = ReadFile(path);
-  if (text.ok()) {
-    while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) {
-      text->pop_back();
+  if (!Missing(path)) {
+    // Read into wiping memory in one go: a growing string would leave copies of the key.
+    SecretBytes buf(512);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return Error{ErrorCode::kStorageFailure, "cannot read log.key"};
     }
-    auto signer = tlog::NoteSigner::Parse(*text);
-    SecureWipe({reinterpret_cast<uint8_t*>(text->data()), text->size()});
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    ::close(fd);
+    if (n <= 0 || static_cast<size_t>(n) == buf.size()) {
+      return Error{ErrorCode::kStorageFailure, "log.key is damaged"};
+    }
+    std::string_view text(reinterpret_cast<const char*>(buf.data()), static_cast<size_t>(n));
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+      text.remove_suffix(1);
+    }
+    auto signer = tlog::NoteSigner::Parse(text);
     if (!signer.ok()) {
       return Error{ErrorCode::kStorageFailure, "log.key is damaged"};
     }
@@ -125,6 +139,7 @@ Result<tlog::NoteSigner> LoadOrCreateLogKey(const std::string& dir, Rng& rng) {
                                                crypto::Ed25519PrivateKey::Generate(rng)));
   const SecretBytes skey = signer.ToString();
   HF_RETURN_IF_ERROR(WriteFile(path, skey.span(), 0600));
+  // The key's text form is only ever held in the wiping buffer above.
   const std::string vkey = signer.Verifier().ToString() + "\n";
   HF_RETURN_IF_ERROR(WriteFile(dir + "/log.vkey", AsBytes(vkey), 0644));
   return signer;
@@ -154,11 +169,10 @@ class DirLock {
   int fd_;
 };
 
-Bytes EntryBytes(const nlohmann::json& entry) {
+Result<Bytes> EntryBytes(const nlohmann::json& entry) {
   auto c = Canonicalize(entry);
-  // Every entry is built here from checked fields: a failure is a broken invariant.
   if (!c.ok()) {
-    std::abort();
+    return Error{ErrorCode::kInvalidArgument, "log entry is not valid JSON text"};
   }
   return Bytes(c->begin(), c->end());
 }
@@ -202,8 +216,8 @@ class Registry::Impl {
   }
 
   Result<uint64_t> Append(const nlohmann::json& entry) {
+    HF_ASSIGN_OR_RETURN(const Bytes bytes, EntryBytes(entry));
     HF_ASSIGN_OR_RETURN(auto log, OpenLog());
-    const Bytes bytes = EntryBytes(entry);
     const ByteSpan one[] = {bytes};
     return log->Append(one, &log_key_);
   }
@@ -234,6 +248,8 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::string& data_dir, co
     return Error{ErrorCode::kStorageFailure, "cannot lock DIR/legal"};
   }
   HF_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(dir + "/legal.db"));
+  // Freed pages are zeroed, so a delivered notice's salt does not linger in the file.
+  HF_RETURN_IF_ERROR(db.Exec("PRAGMA secure_delete = ON"));
   HF_RETURN_IF_ERROR(db.Exec(kSchema));
   {
     HF_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT value FROM meta WHERE key = 'schema_version'"));
@@ -253,7 +269,8 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::string& data_dir, co
 
 Result<uint64_t> Registry::AddAuthority(const Authority& a) {
   if (!IsValidId(a.id) || !IsCountryCode(a.country) || a.name.empty() ||
-      a.name.size() > kMaxNameBytes || a.valid_until_ms < a.valid_from_ms || a.revoked_ms) {
+      a.name.size() > kMaxNameBytes || a.valid_until_ms < a.valid_from_ms || a.revoked_ms ||
+      !Canonicalize(AuthorityToJson(a)).ok()) {  // e.g. a name that is not UTF-8
     return Error{ErrorCode::kInvalidArgument, "authority"};
   }
   DirLock lock(dir_ + "/lock");
@@ -365,23 +382,83 @@ constexpr std::string_view kOrderColumns =
 
 }  // namespace
 
+Result<void> Registry::FinishPending() {
+  // At most one order can be pending: the one whose process died holding the lock between
+  // writing its row and recording its log index. Its entry, if it was appended, is the
+  // log's last: every append happens under the same lock.
+  HF_ASSIGN_OR_RETURN(auto st, impl_->db_.Prepare(
+                                   "SELECT seq, decision FROM orders WHERE log_index IS NULL"));
+  HF_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) {
+    return Ok();
+  }
+  const int64_t seq = st.ColumnInt64(0);
+  const std::string entry = st.ColumnText(1);
+  st.Reset();
+  HF_ASSIGN_OR_RETURN(auto log, impl_->OpenLog());
+  std::optional<uint64_t> index;
+  if (log->size() > 0) {
+    HF_ASSIGN_OR_RETURN(Bytes last, log->Entry(log->size() - 1));
+    if (std::string_view(reinterpret_cast<const char*>(last.data()), last.size()) == entry) {
+      index = log->size() - 1;
+    }
+  }
+  if (!index) {
+    const ByteSpan one[] = {AsBytes(entry)};
+    HF_ASSIGN_OR_RETURN(index, log->Append(one, &impl_->log_key_));
+  }
+  return SetLogIndex(seq, *index);
+}
+
+Result<void> Registry::SetLogIndex(int64_t seq, uint64_t index) {
+  HF_RETURN_IF_ERROR(impl_->db_.Exec("BEGIN IMMEDIATE"));
+  auto update = [&]() -> Result<void> {
+    for (const char* sql : {"UPDATE orders SET log_index = ? WHERE seq = ?",
+                            "UPDATE notices SET log_index = ? WHERE order_seq = ?"}) {
+      HF_ASSIGN_OR_RETURN(auto st, impl_->db_.Prepare(sql));
+      HF_RETURN_IF_ERROR(st.BindInt64(1, static_cast<int64_t>(index)));
+      HF_RETURN_IF_ERROR(st.BindInt64(2, seq));
+      HF_RETURN_IF_ERROR(st.Run());
+    }
+    return Ok();
+  };
+  if (auto r = update(); !r.ok()) {
+    (void)impl_->db_.Exec("ROLLBACK");
+    return r;
+  }
+  return impl_->db_.Exec("COMMIT");
+}
+
 Result<SubmitResult> Registry::SubmitOrder(std::string_view bytes, PersonalData& data) {
   const int64_t received = impl_->Now();
   DirLock lock(dir_ + "/lock");
   if (!lock.ok()) {
     return Error{ErrorCode::kStorageFailure, "cannot lock DIR/legal"};
   }
-  // Replays: the same order id from the same authority, or the same unreadable bytes.
+  HF_RETURN_IF_ERROR(FinishPending());
+
+  // An order id belongs to an authority only once the authority's key has signed it: a
+  // forgery naming a real order id must not take that id from the genuine order. Everything
+  // else is known by the hash of what was submitted.
   const ParsedOrder peek = ParseOrderFile(bytes);
+  bool signed_by_authority = false;
+  if (!peek.canonical.empty() && !peek.authority_id.empty() && !peek.order_id.empty() &&
+      peek.signature.size() == crypto::kEd25519SignatureBytes) {
+    HF_ASSIGN_OR_RETURN(auto a, FindAuthority(peek.authority_id));
+    signed_by_authority =
+        a && crypto::Ed25519Verify(a->sign_key, AsBytes(peek.canonical), peek.signature).ok();
+  }
+  const std::string authority_id = signed_by_authority ? peek.authority_id : std::string();
+  const std::string order_id = signed_by_authority ? peek.order_id : std::string();
   {
-    const bool by_id = !peek.authority_id.empty() && !peek.order_id.empty();
     HF_ASSIGN_OR_RETURN(auto st,
                         impl_->db_.Prepare(std::string(kOrderColumns) +
-                                           (by_id ? "WHERE authority_id = ? AND order_id = ?"
-                                                  : "WHERE order_hash = ? AND order_id = ''")));
-    if (by_id) {
-      HF_RETURN_IF_ERROR(st.BindText(1, peek.authority_id));
-      HF_RETURN_IF_ERROR(st.BindText(2, peek.order_id));
+                                           (signed_by_authority
+                                                ? "WHERE authority_id = ? AND order_id = ?"
+                                                : "WHERE order_hash = ? AND order_id = ''")));
+    if (signed_by_authority) {
+      HF_RETURN_IF_ERROR(st.BindText(1, authority_id));
+      HF_RETURN_IF_ERROR(st.BindText(2, order_id));
     } else {
       HF_RETURN_IF_ERROR(st.BindText(1, HexEncode(peek.order_hash)));
     }
@@ -400,13 +477,14 @@ Result<SubmitResult> Registry::SubmitOrder(std::string_view bytes, PersonalData&
 
   // The signed acknowledgment of receipt.
   nlohmann::json receipt_body = {{"order_hash", result.decision.order_hash},
-                                 {"authority_id", result.parsed.authority_id},
-                                 {"order_id", result.parsed.order_id},
+                                 {"authority_id", authority_id},
+                                 {"order_id", order_id},
                                  {"received_at", FormatTime(received)}};
-  const std::string receipt_text = JsonText(receipt_body);
+  HF_ASSIGN_OR_RETURN(const Bytes receipt_text, EntryBytes(receipt_body));
   const nlohmann::json receipt = {
       {"receipt", receipt_body},
-      {"signature", Base64Encode(impl_->operator_key_.Sign(AsBytes(receipt_text)))}};
+      {"signature", Base64Encode(impl_->operator_key_.Sign(
+                        ContextMessage(kReceiptSignatureContext, receipt_text)))}};
 
   SubmitResult out;
   if (result.package) {
@@ -416,36 +494,36 @@ Result<SubmitResult> Registry::SubmitOrder(std::string_view bytes, PersonalData&
                                     impl_->rng_));
   }
   const nlohmann::json entry = DecisionToLogEntry(result.decision);
-  // The log entry and the order row: appended first, so a crash in between leaves a logged
-  // decision the order list lacks (the auditor's comparison names it), never the reverse.
-  HF_ASSIGN_OR_RETURN(uint64_t index, impl_->Append(entry));
+  HF_ASSIGN_OR_RETURN(const Bytes entry_bytes, EntryBytes(entry));
+  const std::string entry_text(entry_bytes.begin(), entry_bytes.end());
+
+  // 1. The order row and its notices, pending (no log index), in one transaction.
   HF_RETURN_IF_ERROR(impl_->db_.Exec("BEGIN IMMEDIATE"));
   auto write = [&]() -> Result<int64_t> {
     HF_ASSIGN_OR_RETURN(auto st, impl_->db_.Prepare(
                                      "INSERT INTO orders (authority_id, order_id, order_hash, "
-                                     "decision, receipt, log_index) VALUES (?, ?, ?, ?, ?, ?)"));
-    HF_RETURN_IF_ERROR(st.BindText(1, result.parsed.authority_id));
-    HF_RETURN_IF_ERROR(st.BindText(2, result.parsed.authority_id.empty() ? std::string()
-                                                                         : result.parsed.order_id));
+                                     "decision, receipt, log_index) VALUES (?, ?, ?, ?, ?, NULL)"));
+    HF_RETURN_IF_ERROR(st.BindText(1, authority_id));
+    HF_RETURN_IF_ERROR(st.BindText(2, order_id));
     HF_RETURN_IF_ERROR(st.BindText(3, result.decision.order_hash));
-    HF_RETURN_IF_ERROR(st.BindText(4, JsonText(entry)));
+    HF_RETURN_IF_ERROR(st.BindText(4, entry_text));
     HF_RETURN_IF_ERROR(st.BindText(5, JsonText(receipt)));
-    HF_RETURN_IF_ERROR(st.BindInt64(6, static_cast<int64_t>(index)));
     HF_RETURN_IF_ERROR(st.Run());
+    HF_ASSIGN_OR_RETURN(auto rowid, impl_->db_.Prepare("SELECT last_insert_rowid()"));
+    HF_RETURN_IF_ERROR(rowid.Step());
+    const int64_t seq = rowid.ColumnInt64(0);
     for (const auto& n : result.notices) {
       HF_ASSIGN_OR_RETURN(auto ns, impl_->db_.Prepare(
-                                       "INSERT INTO notices (account_id, log_index, salt, "
-                                       "commitment, deliver_at) VALUES (?, ?, ?, ?, ?)"));
-      HF_RETURN_IF_ERROR(ns.BindBlob(1, n.account_id));
-      HF_RETURN_IF_ERROR(ns.BindInt64(2, static_cast<int64_t>(index)));
+                                       "INSERT INTO notices (order_seq, account_id, log_index, "
+                                       "salt, commitment, deliver_at) VALUES (?, ?, NULL, ?, ?, ?)"));
+      HF_RETURN_IF_ERROR(ns.BindInt64(1, seq));
+      HF_RETURN_IF_ERROR(ns.BindBlob(2, n.account_id));
       HF_RETURN_IF_ERROR(ns.BindBlob(3, n.salt));
       HF_RETURN_IF_ERROR(ns.BindText(4, n.commitment));
       HF_RETURN_IF_ERROR(ns.BindInt64(5, n.deliver_at_ms));
       HF_RETURN_IF_ERROR(ns.Run());
     }
-    HF_ASSIGN_OR_RETURN(auto seq, impl_->db_.Prepare("SELECT last_insert_rowid()"));
-    HF_RETURN_IF_ERROR(seq.Step());
-    return seq.ColumnInt64(0);
+    return seq;
   };
   auto seq = write();
   if (!seq.ok()) {
@@ -453,17 +531,34 @@ Result<SubmitResult> Registry::SubmitOrder(std::string_view bytes, PersonalData&
     return seq.error();
   }
   HF_RETURN_IF_ERROR(impl_->db_.Exec("COMMIT"));
+
+  // 2. The public log entry. 3. Its index on the row. A crash between 1 and 3 is finished
+  // by the next submission (FinishPending), so a decision is logged exactly once.
+  auto index = impl_->Append(entry);
+  if (!index.ok()) {
+    // Nothing was appended: forget the pending row, so that the order can be sent again.
+    for (const char* sql : {"DELETE FROM notices WHERE order_seq = ?",
+                            "DELETE FROM orders WHERE seq = ?"}) {
+      auto del = impl_->db_.Prepare(sql);
+      if (del.ok() && del->BindInt64(1, *seq).ok()) {
+        (void)del->Run();
+      }
+    }
+    return index.error();
+  }
+  HF_RETURN_IF_ERROR(SetLogIndex(*seq, *index));
   out.record.seq = *seq;
-  out.record.authority_id = result.parsed.authority_id;
-  out.record.order_id = result.parsed.order_id;
+  out.record.authority_id = authority_id;
+  out.record.order_id = order_id;
   out.record.decision = std::move(result.decision);
-  out.record.log_index = index;
+  out.record.log_index = *index;
   out.record.receipt = JsonText(receipt);
   return out;
 }
 
 Result<std::vector<OrderRecord>> Registry::Orders() {
-  HF_ASSIGN_OR_RETURN(auto st, impl_->db_.Prepare(std::string(kOrderColumns) + "ORDER BY seq"));
+  HF_ASSIGN_OR_RETURN(auto st, impl_->db_.Prepare(std::string(kOrderColumns) +
+                                                 "WHERE log_index IS NOT NULL ORDER BY seq"));
   std::vector<OrderRecord> out;
   while (true) {
     HF_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -514,7 +609,8 @@ Result<uint64_t> Registry::PublishTiles(const std::string& out_dir) {
 Result<std::vector<DueNotice>> Registry::DueNotices(int64_t now_ms, size_t limit) {
   HF_ASSIGN_OR_RETURN(auto st, impl_->db_.Prepare(
                                    "SELECT id, account_id, log_index, salt, commitment FROM notices "
-                                   "WHERE delivered_at IS NULL AND deliver_at <= ? ORDER BY id "
+                                   "WHERE delivered_at IS NULL AND log_index IS NOT NULL AND deliver_at <= ? "
+                                   "ORDER BY id "
                                    "LIMIT ?"));
   HF_RETURN_IF_ERROR(st.BindInt64(1, now_ms));
   HF_RETURN_IF_ERROR(st.BindInt64(2, static_cast<int64_t>(limit)));
@@ -588,7 +684,9 @@ Result<void> Registry::MarkNoticeDelivered(int64_t id, int64_t at_ms) {
                                    "UPDATE notices SET delivered_at = ?, salt = x'' WHERE id = ?"));
   HF_RETURN_IF_ERROR(st.BindInt64(1, at_ms));
   HF_RETURN_IF_ERROR(st.BindInt64(2, id));
-  return st.Run();
+  HF_RETURN_IF_ERROR(st.Run());
+  // The write-ahead log still holds the old page with the salt until it is checkpointed.
+  return impl_->db_.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
 tlog::NoteVerifier Registry::LogVerifier() const { return impl_->log_key_.Verifier(); }

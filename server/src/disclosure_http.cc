@@ -104,8 +104,21 @@ class DisclosureHttp::Impl {
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
+      // One thread answers these: a flood of requests must not queue without bound.
+      if (worker_ != nullptr && queued_ < kMaxQueued) {
+        ++queued_;
+        worker_->Post([this, job = std::move(job), reply = std::move(reply)] {
+          HttpReply r = job();
+          {
+            std::lock_guard<std::mutex> done(mu_);
+            --queued_;
+          }
+          reply(std::move(r));
+        });
+        return true;
+      }
       if (worker_ != nullptr) {
-        worker_->Post([job = std::move(job), reply = std::move(reply)] { reply(job()); });
+        reply(Text(503, "busy; try again later\n"));
         return true;
       }
     }
@@ -139,6 +152,8 @@ class DisclosureHttp::Impl {
   }
 
  private:
+  // kMaxQueued bounds the HTTP requests waiting for the worker.
+  static constexpr size_t kMaxQueued = 64;
   // kNoticeBatch bounds one round; the next maintenance round takes the rest.
   static constexpr size_t kNoticeBatch = 256;
 
@@ -263,10 +278,18 @@ class DisclosureHttp::Impl {
                         {"message", std::string(legal::ReasonMessage(
                                         legal::Reason::kBadSignature))}});
     }
+    // A revoked or expired key (revocation usually means it leaked) must not be able to
+    // fill the public log from outside either.
+    if (!(*authority)->ValidAt(ToUnixMillis(clock_.Now()))) {
+      const auto reason = (*authority)->revoked_ms ? legal::Reason::kAuthorityRevoked
+                                                   : legal::Reason::kAuthorityNotValid;
+      return Json(403, {{"error", std::string(legal::ReasonName(reason))},
+                        {"message", std::string(legal::ReasonMessage(reason))}});
+    }
     auto result = registry_->SubmitOrder(body, *data_);
     if (!result.ok()) {
       return Text(result.error().code == ErrorCode::kNotFound ? 503 : 500,
-                  "the order could not be decided now; nothing was recorded\n");
+                  "the order could not be decided now; send it again later\n");
     }
     const auto& r = result->record;
     return Json(200, {{"order_id", r.order_id},
@@ -286,6 +309,7 @@ class DisclosureHttp::Impl {
   std::unique_ptr<legal::PersonalData> data_;
   std::mutex mu_;
   std::unique_ptr<WorkerPool> worker_;  // GUARDED_BY(mu_)
+  size_t queued_ = 0;                   // GUARDED_BY(mu_)
 };
 
 DisclosureHttp::DisclosureHttp(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -1454,8 +1454,19 @@ void Service::DeliverServerNotice(const AccountId& account, Bytes content, Bytes
           e.client_timestamp = now;
           e.server_timestamp = now;
           e.content = content;
-          HF_ASSIGN_OR_RETURN(uint64_t seq, s.queues().Insert(account, d.id, e));
-          stored->push_back(Stored{d.id, seq, std::move(e)});
+          // A notice delivered before a crash is already queued under the same id: the
+          // device has it, so this round leaves that queue alone.
+          HF_RETURN_IF_ERROR(s.Savepoint());
+          auto seq = s.queues().Insert(account, d.id, e);
+          if (!seq.ok()) {
+            s.RollbackToSavepoint();
+            if (seq.error().code == ErrorCode::kAlreadyExists) {
+              continue;
+            }
+            return seq.error();
+          }
+          HF_RETURN_IF_ERROR(s.Release());
+          stored->push_back(Stored{d.id, *seq, std::move(e)});
         }
         depth_.clear();  // on the database thread, which owns depth_
         return Ok();

@@ -80,17 +80,26 @@ struct DisclosurePackage {
   std::vector<std::string> not_held;  // content requested, answered "not held"
 };
 
+// The operator's key signs packages and receipts; each signature covers a context string,
+// a zero byte and the JCS bytes, so that one can never pass for the other.
+inline constexpr std::string_view kPackageSignatureContext = "holdfast/package/v1";
+inline constexpr std::string_view kReceiptSignatureContext = "holdfast/receipt/v1";
+// ContextMessage returns context || 0x00 || body.
+Bytes ContextMessage(std::string_view context, ByteSpan body);
+
 // PackageToJson gives {"version":1,"order_id",...,"targets":[...]} (documented in
 // docs/lawful-disclosure.md).
 nlohmann::json PackageToJson(const DisclosurePackage& package);
 
-// SealPackage signs JCS(package JSON) with the operator's key, wraps both as
+// SealPackage signs ContextMessage(kPackageSignatureContext, JCS(package JSON)) with the
+// operator's key, wraps both as
 // {"package":{...},"signature":"<base64>"} and seals that to the authority's box key.
 Result<Bytes> SealPackage(const DisclosurePackage& package,
                           const crypto::Ed25519PrivateKey& operator_key,
                           const crypto::X25519PublicKey& authority_box_key, Rng& rng);
 // OpenPackage is the authority's side: open the sealed box, verify the operator's signature
-// and return the package JSON. A wrong key or any tampering is kAuthenticationFailed.
+// and return the package JSON. A wrong key or any tampering is kAuthenticationFailed; a
+// signed object that is not a version-1 package is kMalformed.
 Result<nlohmann::json> OpenPackage(ByteSpan sealed, const crypto::X25519PrivateKey& box_key,
                                    const crypto::Ed25519PublicKey& operator_key);
 

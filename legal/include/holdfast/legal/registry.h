@@ -116,6 +116,10 @@ class Registry {
  private:
   class Impl;
   Registry(std::string dir, std::unique_ptr<Impl> impl);
+  // FinishPending completes an order whose submission stopped between its row and its log
+  // index (a crash): appends its entry unless the log already ends with it.
+  Result<void> FinishPending();
+  Result<void> SetLogIndex(int64_t seq, uint64_t index);
   std::string dir_;
   std::unique_ptr<Impl> impl_;
 };
