@@ -93,7 +93,7 @@ order() {  # order ID DATA_JSON
  "effect_report_to": "mailto:clerk@court.example", "redress": "Motion to quash."}
 O
 }
-show() { field "'  %s: %s %s, log index %d' % (d['order_id'] or '(unreadable)', d['decision'], ','.join(d['reasons']) or '-', d['log_index'])"; }
+show() { field "'  %s: %s %s, log index %d' % (d['order_id'] or 'order ' + d['order_hash'][:12] + ' (its id is not the court\'s: not signed by it)', d['decision'], ','.join(d['reasons']) or '-', d['log_index'])"; }
 order 2026-001 '["phone_number", "ip_records", "messages"]' > "$work/o1.json"
 "$bin/hf-order" sign --key "$work/court.sign.key" "$work/o1.json" > "$work/o1.signed"
 A orders submit "$work/o1.signed" --package-out "$work/package.bin" | show
