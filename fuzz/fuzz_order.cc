@@ -36,8 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         // The order as read may be written in another form than it came in (times, the
         // order of requested data), but that form must read back to itself.
         const std::string normal = legal::CanonicalOrder(*parsed.order);
-        const std::string file = "{\"order\":" + normal + ",\"signature\":\"" +
-                                 std::string(86, 'A') + "==\"}";
+        const std::string file =
+            "{\"order\":" + normal + ",\"signature\":\"" + std::string(86, 'A') + "==\"}";
         const auto again = legal::ParseOrderFile(file);
         if (!again.order || again.canonical != normal ||
             legal::CanonicalOrder(*again.order) != normal) {

@@ -10,10 +10,10 @@
 //                                          verifies and prints the package
 //
 // Errors go to stderr with a stable code and exit status 2.
-#include <CLI/CLI.hpp>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -116,7 +116,8 @@ int main(int argc, char** argv) {
     crypto::SystemRng rng;
     auto s = crypto::Ed25519PrivateKey::Generate(rng);
     auto b = crypto::X25519PrivateKey::Generate(rng);
-    if (!WriteKey(prefix + ".sign.key", s.Seed()) || !WriteKey(prefix + ".box.key", b.Serialize())) {
+    if (!WriteKey(prefix + ".sign.key", s.Seed()) ||
+        !WriteKey(prefix + ".box.key", b.Serialize())) {
       return Fail(prefix, {holdfast::ErrorCode::kStorageFailure,
                            "cannot create the key files (they must not exist yet)"});
     }
@@ -148,8 +149,8 @@ int main(int argc, char** argv) {
       return Fail(order_file, canonical.error());
     }
     const auto sig = key->Sign(holdfast::AsBytes(*canonical));
-    std::cout << "{\"order\":" << *canonical << ",\"signature\":\""
-              << holdfast::Base64Encode(sig) << "\"}\n";
+    std::cout << "{\"order\":" << *canonical << ",\"signature\":\"" << holdfast::Base64Encode(sig)
+              << "\"}\n";
     return 0;
   }
   auto scalar = ReadKey(box_file);

@@ -270,8 +270,7 @@ int main(int argc, char** argv) {
     }
     std::error_code ec;
     std::filesystem::create_directories(out_dir + "/transparency", ec);
-    const std::string base =
-        out_dir + "/transparency/report-" + from_text + "-" + to_text;
+    const std::string base = out_dir + "/transparency/report-" + from_text + "-" + to_text;
     if (!WriteText(base + ".json", j.dump(2) + "\n") ||
         !WriteText(base + ".html", legal::ReportToHtml(*computed))) {
       return Fail(base, {holdfast::ErrorCode::kStorageFailure, "cannot write the report"});

@@ -21,8 +21,8 @@ Result<Bytes> SealedBoxSeal(const X25519PublicKey& recipient, ByteSpan plaintext
   rng.Fill(seed.mutable_span());
   std::array<uint8_t, crypto_box_PUBLICKEYBYTES> eph_pk;
   Secret<crypto_box_SECRETKEYBYTES> eph_sk;
-  if (crypto_box_seed_keypair(eph_pk.data(), eph_sk.mutable_span().data(),
-                              seed.span().data()) != 0) {
+  if (crypto_box_seed_keypair(eph_pk.data(), eph_sk.mutable_span().data(), seed.span().data()) !=
+      0) {
     return Error{ErrorCode::kCryptoFailure, "sealed box keypair"};
   }
   std::array<uint8_t, crypto_box_NONCEBYTES> nonce;
@@ -34,8 +34,8 @@ Result<Bytes> SealedBoxSeal(const X25519PublicKey& recipient, ByteSpan plaintext
 
   Bytes out(kSealedBoxOverhead + plaintext.size());
   std::copy(eph_pk.begin(), eph_pk.end(), out.begin());
-  if (crypto_box_easy(out.data() + eph_pk.size(), plaintext.data(), plaintext.size(),
-                      nonce.data(), recipient.raw().data(), eph_sk.span().data()) != 0) {
+  if (crypto_box_easy(out.data() + eph_pk.size(), plaintext.data(), plaintext.size(), nonce.data(),
+                      recipient.raw().data(), eph_sk.span().data()) != 0) {
     // A small-order recipient key gives an all-zero shared secret, which libsodium refuses.
     return Error{ErrorCode::kWeakKey, "sealed box recipient key"};
   }

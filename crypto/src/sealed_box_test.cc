@@ -23,9 +23,9 @@ TEST(SealedBoxTest, OursOpensWithLibsodiumAndTheirsOpensWithOurs) {
   EXPECT_EQ(opened, message);
 
   Bytes theirs(message.size() + crypto_box_SEALBYTES);
-  ASSERT_EQ(crypto_box_seal(theirs.data(), message.data(), message.size(),
-                            kp.public_key.raw().data()),
-            0);
+  ASSERT_EQ(
+      crypto_box_seal(theirs.data(), message.data(), message.size(), kp.public_key.raw().data()),
+      0);
   auto ours = SealedBoxOpen(kp.private_key, theirs);
   ASSERT_TRUE(ours.ok());
   EXPECT_EQ(*ours, message);

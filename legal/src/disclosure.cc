@@ -126,9 +126,9 @@ Result<nlohmann::json> OpenPackage(ByteSpan sealed, const crypto::X25519PrivateK
   if (!plain.ok()) {
     return plain.error();
   }
-  auto j = ParseStrictJson(
-      std::string_view(reinterpret_cast<const char*>(plain->data()), plain->size()),
-      crypto::kMaxSealedBoxPlaintext);
+  auto j =
+      ParseStrictJson(std::string_view(reinterpret_cast<const char*>(plain->data()), plain->size()),
+                      crypto::kMaxSealedBoxPlaintext);
   if (!j.ok() || !j->is_object() || !j->contains("package") || !j->contains("signature") ||
       !(*j)["signature"].is_string()) {
     return Error{ErrorCode::kMalformed, "package"};
@@ -180,11 +180,11 @@ nlohmann::json DecisionToLogEntry(const Decision& d) {
 }
 
 Result<Decision> DecisionFromLogEntry(const nlohmann::json& j) {
-  internal::Fields f(j, {"type", "v", "order_hash", "authority_id", "country", "category",
-                         "outcome", "reasons", "data_requested", "data_disclosed",
-                         "content_requested", "accounts_named", "accounts_affected",
-                         "received_at", "acknowledged_at", "decided_at", "gag_until",
-                         "policy_version", "commitments"});
+  internal::Fields f(
+      j, {"type", "v", "order_hash", "authority_id", "country", "category", "outcome", "reasons",
+          "data_requested", "data_disclosed", "content_requested", "accounts_named",
+          "accounts_affected", "received_at", "acknowledged_at", "decided_at", "gag_until",
+          "policy_version", "commitments"});
   Decision d;
   if (f.String("type", 16) != "decision") {
     return Error{ErrorCode::kMalformed, "type"};
@@ -380,9 +380,8 @@ Result<EngineResult> Decide(std::string_view bytes, int64_t received_ms, int64_t
       reasons.insert(Reason::kTargetNotFound);
       continue;
     }
-    const bool duplicate = std::any_of(found.begin(), found.end(), [&](const auto& f) {
-      return f.second.id == (*account)->id;
-    });
+    const bool duplicate = std::any_of(
+        found.begin(), found.end(), [&](const auto& f) { return f.second.id == (*account)->id; });
     if (!duplicate) {
       found.emplace_back(&t, std::move(**account));
     }

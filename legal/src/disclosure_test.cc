@@ -39,8 +39,8 @@ class DisclosureTest : public ::testing::Test {
     authorities_[court_.info.id] = court_.info;
     authorities_[foreign_.info.id] = foreign_.info;
 
-    suspect_ = data_.Add(1, "+43660000001",
-                         {in_window_, open_now_, before_window_, beyond_retention_});
+    suspect_ =
+        data_.Add(1, "+43660000001", {in_window_, open_now_, before_window_, beyond_retention_});
     bystander_ = data_.Add(2, "+43660000002", {{"198.51.100.99", 443, kNow - kHour, kNow}});
   }
 
@@ -267,11 +267,15 @@ TEST_F(DisclosureTest, EachRejectionReasonFromRealSignedOrders) {
          return file.dump();
        },
        Reason::kBadSignature},
-      {"not yet valid", signed_with_court([](Order& o) { o.issued_ms = kNow + 2 * kDay;
-                                                         o.valid_until_ms = kNow + 9 * kDay; }),
+      {"not yet valid", signed_with_court([](Order& o) {
+         o.issued_ms = kNow + 2 * kDay;
+         o.valid_until_ms = kNow + 9 * kDay;
+       }),
        Reason::kNotYetValid},
-      {"expired", signed_with_court([](Order& o) { o.issued_ms = kNow - 9 * kDay;
-                                                   o.valid_until_ms = kNow - kDay; }),
+      {"expired", signed_with_court([](Order& o) {
+         o.issued_ms = kNow - 9 * kDay;
+         o.valid_until_ms = kNow - kDay;
+       }),
        Reason::kExpired},
       {"category", signed_with_court([](Order& o) { o.category = "money_laundering"; }),
        Reason::kCategoryNotAllowed},
@@ -286,8 +290,7 @@ TEST_F(DisclosureTest, EachRejectionReasonFromRealSignedOrders) {
          return file.dump();
        },
        Reason::kMalformed},
-      {"unknown category name",
-       signed_with_court([](Order& o) { o.category = "jaywalking"; }),
+      {"unknown category name", signed_with_court([](Order& o) { o.category = "jaywalking"; }),
        Reason::kCategoryNotAllowed},
       {"duplicate member (no canonical form)",
        [this] {
@@ -297,8 +300,7 @@ TEST_F(DisclosureTest, EachRejectionReasonFromRealSignedOrders) {
        },
        Reason::kNonCanonical},
       {"oversized", [] { return std::string(kMaxOrderBytes + 1, ' '); }, Reason::kOversized},
-      {"too many targets",
-       signed_with_court([](Order& o) {
+      {"too many targets", signed_with_court([](Order& o) {
          o.targets.clear();
          for (int i = 0; i < static_cast<int>(kMaxTargets) + 1; ++i) {
            o.targets.push_back(OrderTarget{"+4366010" + std::to_string(10000 + i), {}});
@@ -321,12 +323,10 @@ TEST_F(DisclosureTest, EachRejectionReasonFromRealSignedOrders) {
 
 TEST_F(DisclosureTest, RevokedAndOutOfPeriodAuthorities) {
   authorities_[court_.info.id].revoked_ms = kNow - kDay;
-  EXPECT_EQ(Reasons(Run(BaseOrder(court_.info.id))),
-            std::set<Reason>{Reason::kAuthorityRevoked});
+  EXPECT_EQ(Reasons(Run(BaseOrder(court_.info.id))), std::set<Reason>{Reason::kAuthorityRevoked});
   authorities_[court_.info.id].revoked_ms.reset();
   authorities_[court_.info.id].valid_until_ms = kNow - kDay;
-  EXPECT_EQ(Reasons(Run(BaseOrder(court_.info.id))),
-            std::set<Reason>{Reason::kAuthorityNotValid});
+  EXPECT_EQ(Reasons(Run(BaseOrder(court_.info.id))), std::set<Reason>{Reason::kAuthorityNotValid});
 }
 
 TEST_F(DisclosureTest, PolicyLimitsDataTypesAndWindows) {
@@ -382,8 +382,8 @@ TEST(OrderTest, RoundTripsThroughItsCanonicalForm) {
   ASSERT_TRUE(parsed.order.has_value());
   EXPECT_EQ(CanonicalOrder(*parsed.order), CanonicalOrder(o));
   EXPECT_EQ(parsed.canonical, CanonicalOrder(o));
-  EXPECT_TRUE(crypto::Ed25519Verify(key.PublicKey(), AsBytes(parsed.canonical),
-                                    parsed.signature).ok());
+  EXPECT_TRUE(
+      crypto::Ed25519Verify(key.PublicKey(), AsBytes(parsed.canonical), parsed.signature).ok());
 }
 
 TEST(OrderTest, FieldRules) {
@@ -406,7 +406,9 @@ TEST(OrderTest, FieldRules) {
   EXPECT_EQ(failure([](auto& o) { o.erase("ip_window"); }), malformed);  // ip_records asked
   EXPECT_EQ(failure([](auto& o) { o["ip_window"]["to"] = "2020-01-01"; }), malformed);
   EXPECT_EQ(failure([](auto& o) { o["issued_at"] = "2026-06-15T12:00:00+02:00"; }), malformed);
-  EXPECT_EQ(failure([](auto& o) { o["data_requested"] = {"phone_number", "phone_number"}; }),
+  EXPECT_EQ(failure([](auto& o) {
+              o["data_requested"] = {"phone_number", "phone_number"};
+            }),
             malformed);
   EXPECT_EQ(failure([](auto& o) { o["order_id"] = "has space"; }), malformed);
   EXPECT_EQ(failure([](auto&) {}), std::nullopt);

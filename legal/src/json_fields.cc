@@ -43,9 +43,7 @@ const nlohmann::json* Fields::Find(const char* name) {
   return &*it;
 }
 
-bool Fields::Has(const char* name) const {
-  return object_.is_object() && object_.contains(name);
-}
+bool Fields::Has(const char* name) const { return object_.is_object() && object_.contains(name); }
 
 std::string Fields::String(const char* name, size_t max_bytes) {
   const auto* v = Find(name);

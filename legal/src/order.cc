@@ -1,11 +1,11 @@
 #include "holdfast/legal/order.h"
 
 #include "holdfast/common/encoding.h"
+#include "holdfast/common/phone.h"
 #include "holdfast/crypto/ed25519.h"
 #include "holdfast/crypto/hash.h"
 #include "holdfast/legal/authority.h"
 #include "holdfast/legal/jcs.h"
-#include "holdfast/common/phone.h"
 #include "json_fields.h"
 
 namespace holdfast::legal {
@@ -31,10 +31,10 @@ bool IsLowerHex(std::string_view s) {
 
 // ReadOrder fills `order` from the order object; it returns the failing field or nullptr.
 const char* ReadOrder(const nlohmann::json& j, Order& order) {
-  internal::Fields f(j, {"version", "order_id", "authority_id", "legal_basis",
-                         "statement_of_reasons", "statement_of_reasons_sha256", "targets",
-                         "category", "data_requested", "ip_window", "issued_at", "valid_until",
-                         "gag_until", "effect_report_to", "redress"});
+  internal::Fields f(
+      j, {"version", "order_id", "authority_id", "legal_basis", "statement_of_reasons",
+          "statement_of_reasons_sha256", "targets", "category", "data_requested", "ip_window",
+          "issued_at", "valid_until", "gag_until", "effect_report_to", "redress"});
   (void)f.Int("version", kOrderVersion, kOrderVersion);
   order.order_id = f.String("order_id", kMaxIdBytes);
   order.authority_id = f.String("authority_id", kMaxIdBytes);
@@ -160,15 +160,14 @@ ParsedOrder ParseOrderFile(std::string_view bytes) {
     // canonical form (duplicate names, lone surrogates, huge numbers) is non-canonical.
     const bool syntax_ok = nlohmann::json::accept(bytes);
     out.failure = parsed.error().code == ErrorCode::kOversized ? Reason::kOversized
-                  : syntax_ok                                 ? Reason::kNonCanonical
-                                                              : Reason::kMalformed;
+                  : syntax_ok                                  ? Reason::kNonCanonical
+                                                               : Reason::kMalformed;
     out.detail = parsed.error().detail;
     return out;
   }
   const auto& file = *parsed;
   if (!file.is_object() || file.size() != 2 || !file.contains("order") ||
-      !file.contains("signature") || !file["order"].is_object() ||
-      !file["signature"].is_string()) {
+      !file.contains("signature") || !file["order"].is_object() || !file["signature"].is_string()) {
     out.failure = Reason::kMalformed;
     out.detail = "file form";
     return out;
@@ -182,12 +181,12 @@ ParsedOrder ParseOrderFile(std::string_view bytes) {
   }
   out.canonical = std::move(*canonical);
   out.order_hash = HashOf(out.canonical);
-  if (auto it = order_json.find("authority_id"); it != order_json.end() && it->is_string() &&
-                                                 IsValidId(it->get_ref<const std::string&>())) {
+  if (auto it = order_json.find("authority_id");
+      it != order_json.end() && it->is_string() && IsValidId(it->get_ref<const std::string&>())) {
     out.authority_id = it->get<std::string>();
   }
-  if (auto it = order_json.find("order_id"); it != order_json.end() && it->is_string() &&
-                                             IsValidId(it->get_ref<const std::string&>())) {
+  if (auto it = order_json.find("order_id");
+      it != order_json.end() && it->is_string() && IsValidId(it->get_ref<const std::string&>())) {
     out.order_id = it->get<std::string>();
   }
   auto sig = Base64Decode(file["signature"].get_ref<const std::string&>());

@@ -351,9 +351,9 @@ Result<uint64_t> Registry::SetPolicy(const Policy& p) {
 }
 
 Result<Policy> Registry::CurrentPolicy(int64_t at_ms) {
-  HF_ASSIGN_OR_RETURN(auto st, impl_->db_.Prepare(
-                                   "SELECT json FROM policies WHERE effective_from <= ? "
-                                   "ORDER BY version DESC LIMIT 1"));
+  HF_ASSIGN_OR_RETURN(auto st,
+                      impl_->db_.Prepare("SELECT json FROM policies WHERE effective_from <= ? "
+                                         "ORDER BY version DESC LIMIT 1"));
   HF_RETURN_IF_ERROR(st.BindInt64(1, at_ms));
   HF_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) {
@@ -386,8 +386,8 @@ Result<void> Registry::FinishPending() {
   // At most one order can be pending: the one whose process died holding the lock between
   // writing its row and recording its log index. Its entry, if it was appended, is the
   // log's last: every append happens under the same lock.
-  HF_ASSIGN_OR_RETURN(auto st, impl_->db_.Prepare(
-                                   "SELECT seq, decision FROM orders WHERE log_index IS NULL"));
+  HF_ASSIGN_OR_RETURN(
+      auto st, impl_->db_.Prepare("SELECT seq, decision FROM orders WHERE log_index IS NULL"));
   HF_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) {
     return Ok();
@@ -451,10 +451,10 @@ Result<SubmitResult> Registry::SubmitOrder(std::string_view bytes, PersonalData&
   const std::string authority_id = signed_by_authority ? peek.authority_id : std::string();
   const std::string order_id = signed_by_authority ? peek.order_id : std::string();
   {
-    HF_ASSIGN_OR_RETURN(auto st,
-                        impl_->db_.Prepare(std::string(kOrderColumns) +
-                                           (signed_by_authority
-                                                ? "WHERE authority_id = ? AND order_id = ?"
+    HF_ASSIGN_OR_RETURN(
+        auto st,
+        impl_->db_.Prepare(std::string(kOrderColumns) +
+                           (signed_by_authority ? "WHERE authority_id = ? AND order_id = ?"
                                                 : "WHERE order_hash = ? AND order_id = ''")));
     if (signed_by_authority) {
       HF_RETURN_IF_ERROR(st.BindText(1, authority_id));
@@ -489,9 +489,8 @@ Result<SubmitResult> Registry::SubmitOrder(std::string_view bytes, PersonalData&
   SubmitResult out;
   if (result.package) {
     HF_ASSIGN_OR_RETURN(auto authority, FindAuthority(result.package->authority_id));
-    HF_ASSIGN_OR_RETURN(out.sealed_package,
-                        SealPackage(*result.package, impl_->operator_key_, authority->box_key,
-                                    impl_->rng_));
+    HF_ASSIGN_OR_RETURN(out.sealed_package, SealPackage(*result.package, impl_->operator_key_,
+                                                        authority->box_key, impl_->rng_));
   }
   const nlohmann::json entry = DecisionToLogEntry(result.decision);
   HF_ASSIGN_OR_RETURN(const Bytes entry_bytes, EntryBytes(entry));
@@ -500,9 +499,9 @@ Result<SubmitResult> Registry::SubmitOrder(std::string_view bytes, PersonalData&
   // 1. The order row and its notices, pending (no log index), in one transaction.
   HF_RETURN_IF_ERROR(impl_->db_.Exec("BEGIN IMMEDIATE"));
   auto write = [&]() -> Result<int64_t> {
-    HF_ASSIGN_OR_RETURN(auto st, impl_->db_.Prepare(
-                                     "INSERT INTO orders (authority_id, order_id, order_hash, "
-                                     "decision, receipt, log_index) VALUES (?, ?, ?, ?, ?, NULL)"));
+    HF_ASSIGN_OR_RETURN(
+        auto st, impl_->db_.Prepare("INSERT INTO orders (authority_id, order_id, order_hash, "
+                                    "decision, receipt, log_index) VALUES (?, ?, ?, ?, ?, NULL)"));
     HF_RETURN_IF_ERROR(st.BindText(1, authority_id));
     HF_RETURN_IF_ERROR(st.BindText(2, order_id));
     HF_RETURN_IF_ERROR(st.BindText(3, result.decision.order_hash));
@@ -513,9 +512,10 @@ Result<SubmitResult> Registry::SubmitOrder(std::string_view bytes, PersonalData&
     HF_RETURN_IF_ERROR(rowid.Step());
     const int64_t seq = rowid.ColumnInt64(0);
     for (const auto& n : result.notices) {
-      HF_ASSIGN_OR_RETURN(auto ns, impl_->db_.Prepare(
-                                       "INSERT INTO notices (order_seq, account_id, log_index, "
-                                       "salt, commitment, deliver_at) VALUES (?, ?, NULL, ?, ?, ?)"));
+      HF_ASSIGN_OR_RETURN(
+          auto ns,
+          impl_->db_.Prepare("INSERT INTO notices (order_seq, account_id, log_index, "
+                             "salt, commitment, deliver_at) VALUES (?, ?, NULL, ?, ?, ?)"));
       HF_RETURN_IF_ERROR(ns.BindInt64(1, seq));
       HF_RETURN_IF_ERROR(ns.BindBlob(2, n.account_id));
       HF_RETURN_IF_ERROR(ns.BindBlob(3, n.salt));
@@ -537,8 +537,8 @@ Result<SubmitResult> Registry::SubmitOrder(std::string_view bytes, PersonalData&
   auto index = impl_->Append(entry);
   if (!index.ok()) {
     // Nothing was appended: forget the pending row, so that the order can be sent again.
-    for (const char* sql : {"DELETE FROM notices WHERE order_seq = ?",
-                            "DELETE FROM orders WHERE seq = ?"}) {
+    for (const char* sql :
+         {"DELETE FROM notices WHERE order_seq = ?", "DELETE FROM orders WHERE seq = ?"}) {
       auto del = impl_->db_.Prepare(sql);
       if (del.ok() && del->BindInt64(1, *seq).ok()) {
         (void)del->Run();
@@ -558,7 +558,7 @@ Result<SubmitResult> Registry::SubmitOrder(std::string_view bytes, PersonalData&
 
 Result<std::vector<OrderRecord>> Registry::Orders() {
   HF_ASSIGN_OR_RETURN(auto st, impl_->db_.Prepare(std::string(kOrderColumns) +
-                                                 "WHERE log_index IS NOT NULL ORDER BY seq"));
+                                                  "WHERE log_index IS NOT NULL ORDER BY seq"));
   std::vector<OrderRecord> out;
   while (true) {
     HF_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -607,11 +607,12 @@ Result<uint64_t> Registry::PublishTiles(const std::string& out_dir) {
 }
 
 Result<std::vector<DueNotice>> Registry::DueNotices(int64_t now_ms, size_t limit) {
-  HF_ASSIGN_OR_RETURN(auto st, impl_->db_.Prepare(
-                                   "SELECT id, account_id, log_index, salt, commitment FROM notices "
-                                   "WHERE delivered_at IS NULL AND log_index IS NOT NULL AND deliver_at <= ? "
-                                   "ORDER BY id "
-                                   "LIMIT ?"));
+  HF_ASSIGN_OR_RETURN(
+      auto st,
+      impl_->db_.Prepare("SELECT id, account_id, log_index, salt, commitment FROM notices "
+                         "WHERE delivered_at IS NULL AND log_index IS NOT NULL AND deliver_at <= ? "
+                         "ORDER BY id "
+                         "LIMIT ?"));
   HF_RETURN_IF_ERROR(st.BindInt64(1, now_ms));
   HF_RETURN_IF_ERROR(st.BindInt64(2, static_cast<int64_t>(limit)));
   std::vector<DueNotice> out;
@@ -638,9 +639,9 @@ Result<std::vector<DueNotice>> Registry::DueNotices(int64_t now_ms, size_t limit
     const auto salt = st.ColumnBlob(3);
     HF_ASSIGN_OR_RETURN(Bytes entry, log->Entry(index));
     HF_ASSIGN_OR_RETURN(auto path, log->Inclusion(index, size));
-    HF_ASSIGN_OR_RETURN(auto entry_json, ParseStrictJson(std::string_view(
-                                             reinterpret_cast<const char*>(entry.data()),
-                                             entry.size())));
+    HF_ASSIGN_OR_RETURN(auto entry_json,
+                        ParseStrictJson(std::string_view(
+                            reinterpret_cast<const char*>(entry.data()), entry.size())));
     HF_ASSIGN_OR_RETURN(Decision decision, DecisionFromLogEntry(entry_json));
     nlohmann::json authority = {{"id", decision.authority_id}, {"country", decision.country}};
     HF_ASSIGN_OR_RETURN(auto registered, FindAuthority(decision.authority_id));
@@ -655,9 +656,10 @@ Result<std::vector<DueNotice>> Registry::DueNotices(int64_t now_ms, size_t limit
     const nlohmann::json notice = {
         {"type", "disclosure_notice"},
         {"v", 1},
-        {"message", "Under a court order, Holdfast disclosed the data listed here about your "
-                    "account. Messages, contacts and groups are end-to-end encrypted and were "
-                    "not disclosed: Holdfast cannot read them."},
+        {"message",
+         "Under a court order, Holdfast disclosed the data listed here about your "
+         "account. Messages, contacts and groups are end-to-end encrypted and were "
+         "not disclosed: Holdfast cannot read them."},
         {"authority", authority},
         {"category", decision.category},
         {"data_disclosed", disclosed},
@@ -680,8 +682,8 @@ Result<std::vector<DueNotice>> Registry::DueNotices(int64_t now_ms, size_t limit
 }
 
 Result<void> Registry::MarkNoticeDelivered(int64_t id, int64_t at_ms) {
-  HF_ASSIGN_OR_RETURN(auto st, impl_->db_.Prepare(
-                                   "UPDATE notices SET delivered_at = ?, salt = x'' WHERE id = ?"));
+  HF_ASSIGN_OR_RETURN(
+      auto st, impl_->db_.Prepare("UPDATE notices SET delivered_at = ?, salt = x'' WHERE id = ?"));
   HF_RETURN_IF_ERROR(st.BindInt64(1, at_ms));
   HF_RETURN_IF_ERROR(st.BindInt64(2, id));
   HF_RETURN_IF_ERROR(st.Run());
@@ -691,8 +693,6 @@ Result<void> Registry::MarkNoticeDelivered(int64_t id, int64_t at_ms) {
 
 tlog::NoteVerifier Registry::LogVerifier() const { return impl_->log_key_.Verifier(); }
 
-crypto::Ed25519PublicKey Registry::OperatorKey() const {
-  return impl_->operator_key_.PublicKey();
-}
+crypto::Ed25519PublicKey Registry::OperatorKey() const { return impl_->operator_key_.PublicKey(); }
 
 }  // namespace holdfast::legal

@@ -57,8 +57,8 @@ class RegistryTest : public ::testing::Test {
   }
 
   static std::string EntryType(const Bytes& entry) {
-    auto j = ParseStrictJson(std::string_view(reinterpret_cast<const char*>(entry.data()),
-                                              entry.size()));
+    auto j = ParseStrictJson(
+        std::string_view(reinterpret_cast<const char*>(entry.data()), entry.size()));
     return j.ok() ? (*j)["type"].get<std::string>() : "";
   }
 
@@ -82,10 +82,9 @@ TEST_F(RegistryTest, EveryChangeAndDecisionIsLogged) {
   bad_name.name = "\xff\xfe";
   EXPECT_EQ(reg->AddAuthority(bad_name).error().code, ErrorCode::kInvalidArgument);
   // No policy yet: orders cannot be decided.
-  EXPECT_EQ(reg->SubmitOrder(SignedOrderFile(BaseOrder(court_.info.id), court_.sign), data_)
-                .error()
-                .code,
-            ErrorCode::kNotFound);
+  EXPECT_EQ(
+      reg->SubmitOrder(SignedOrderFile(BaseOrder(court_.info.id), court_.sign), data_).error().code,
+      ErrorCode::kNotFound);
   ASSERT_TRUE(reg->SetPolicy(MakePolicy(1)).ok());
   EXPECT_EQ(reg->SetPolicy(MakePolicy(1)).error().code, ErrorCode::kInvalidArgument);
 
@@ -117,13 +116,13 @@ TEST_F(RegistryTest, EveryChangeAndDecisionIsLogged) {
   // A forgery naming a real order id is decided on its own and does not take the id.
   DeterministicRng forger_rng(77);
   auto forger = crypto::Ed25519PrivateKey::Generate(forger_rng);
-  auto forged = reg->SubmitOrder(SignedOrderFile(BaseOrder(court_.info.id, "ord-9"), forger),
-                                 data_);
+  auto forged =
+      reg->SubmitOrder(SignedOrderFile(BaseOrder(court_.info.id, "ord-9"), forger), data_);
   ASSERT_TRUE(forged.ok());
   EXPECT_EQ(forged->record.decision.reasons, std::vector<Reason>{Reason::kBadSignature});
   EXPECT_EQ(forged->record.order_id, "");
-  auto genuine = reg->SubmitOrder(SignedOrderFile(BaseOrder(court_.info.id, "ord-9"), court_.sign),
-                                  data_);
+  auto genuine =
+      reg->SubmitOrder(SignedOrderFile(BaseOrder(court_.info.id, "ord-9"), court_.sign), data_);
   ASSERT_TRUE(genuine.ok());
   EXPECT_FALSE(genuine->replayed);
   EXPECT_EQ(genuine->record.order_id, "ord-9");
@@ -152,8 +151,8 @@ TEST_F(RegistryTest, EveryChangeAndDecisionIsLogged) {
   EXPECT_EQ(reg->RevokeAuthority(court_.info.id).error().code, ErrorCode::kAlreadyExists);
   EXPECT_EQ(reg->RevokeAuthority("nobody").error().code, ErrorCode::kNotFound);
   clock_.Advance(std::chrono::minutes(1));
-  auto late = reg->SubmitOrder(SignedOrderFile(BaseOrder(court_.info.id, "ord-2"), court_.sign),
-                               data_);
+  auto late =
+      reg->SubmitOrder(SignedOrderFile(BaseOrder(court_.info.id, "ord-2"), court_.sign), data_);
   ASSERT_TRUE(late.ok());
   EXPECT_EQ(late->record.decision.reasons, std::vector<Reason>{Reason::kAuthorityRevoked});
 
@@ -195,8 +194,10 @@ TEST_F(RegistryTest, AnOrderInterruptedByACrashIsLoggedExactlyOnce) {
   ASSERT_TRUE(reg);
   ASSERT_TRUE(reg->AddAuthority(court_.info).ok());
   ASSERT_TRUE(reg->SetPolicy(MakePolicy(1)).ok());
-  auto first = reg->SubmitOrder(SignedOrderFile(BaseOrder(court_.info.id, "a"), court_.sign), data_);
-  auto second = reg->SubmitOrder(SignedOrderFile(BaseOrder(court_.info.id, "b"), court_.sign), data_);
+  auto first =
+      reg->SubmitOrder(SignedOrderFile(BaseOrder(court_.info.id, "a"), court_.sign), data_);
+  auto second =
+      reg->SubmitOrder(SignedOrderFile(BaseOrder(court_.info.id, "b"), court_.sign), data_);
   ASSERT_TRUE(first.ok() && second.ok());
   ASSERT_EQ(reg->LogEntries()->size(), 4u);
   reg.reset();
@@ -208,7 +209,8 @@ TEST_F(RegistryTest, AnOrderInterruptedByACrashIsLoggedExactlyOnce) {
   reg = Open();
   ASSERT_TRUE(reg);
   EXPECT_EQ(reg->Orders()->size(), 1u);  // a pending order is not listed as logged
-  auto third = reg->SubmitOrder(SignedOrderFile(BaseOrder(court_.info.id, "c"), court_.sign), data_);
+  auto third =
+      reg->SubmitOrder(SignedOrderFile(BaseOrder(court_.info.id, "c"), court_.sign), data_);
   ASSERT_TRUE(third.ok());
   auto log = reg->LogEntries();
   ASSERT_TRUE(log.ok());
@@ -228,16 +230,18 @@ TEST_F(RegistryTest, AnOrderInterruptedByACrashIsLoggedExactlyOnce) {
   ASSERT_TRUE(db->Exec("INSERT INTO orders (authority_id, order_id, order_hash, decision, receipt, "
                        "log_index) SELECT authority_id, 'd', order_hash, "
                        "replace(decision, '\"accounts_named\":1', '\"accounts_named\":2'), "
-                       "receipt, NULL FROM orders WHERE order_id = 'c'").ok());
+                       "receipt, NULL FROM orders WHERE order_id = 'c'")
+                  .ok());
   reg = Open();
   ASSERT_TRUE(reg);
-  auto fourth = reg->SubmitOrder(SignedOrderFile(BaseOrder(court_.info.id, "e"), court_.sign), data_);
+  auto fourth =
+      reg->SubmitOrder(SignedOrderFile(BaseOrder(court_.info.id, "e"), court_.sign), data_);
   ASSERT_TRUE(fourth.ok());
   log = reg->LogEntries();
   ASSERT_TRUE(log.ok());
   ASSERT_EQ(log->size(), 7u);  // "d" appended by recovery, then "e"
-  auto recovered = ParseStrictJson(std::string_view(
-      reinterpret_cast<const char*>((*log)[5].data()), (*log)[5].size()));
+  auto recovered = ParseStrictJson(
+      std::string_view(reinterpret_cast<const char*>((*log)[5].data()), (*log)[5].size()));
   ASSERT_TRUE(recovered.ok());
   EXPECT_EQ((*recovered)["accounts_named"], 2);
   EXPECT_EQ(fourth->record.log_index, 6u);

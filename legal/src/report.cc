@@ -166,8 +166,10 @@ nlohmann::json ReportToJson(const Report& r) {
       {"version", 1},
       {"from", FormatTime(r.from_ms)},
       {"to", FormatTime(r.to_ms)},
-      {"checkpoint", {{"origin", "holdfast/transparency"}, {"tree_size", r.tree_size},
-                      {"root_hash", r.root_hash}}},
+      {"checkpoint",
+       {{"origin", "holdfast/transparency"},
+        {"tree_size", r.tree_size},
+        {"root_hash", r.root_hash}}},
       {"total", CountsToJson(r.total)},
       {"countries", std::move(countries)},
       {"months", std::move(months)},
@@ -217,9 +219,9 @@ std::string ReportToHtml(const Report& r) {
          "padding:0 1em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
          "padding:.3em .6em;text-align:right}th:first-child,td:first-child{text-align:left}"
          ".note{color:#555}</style></head><body>\n";
-  out << "<h1>Transparency report</h1>\n<p>Orders decided from " << FormatTime(r.from_ms)
-      << " to " << FormatTime(r.to_ms) << ". Computed from the transparency log at tree size "
-      << r.tree_size << ", root hash <code>" << Escape(r.root_hash)
+  out << "<h1>Transparency report</h1>\n<p>Orders decided from " << FormatTime(r.from_ms) << " to "
+      << FormatTime(r.to_ms) << ". Computed from the transparency log at tree size " << r.tree_size
+      << ", root hash <code>" << Escape(r.root_hash)
       << "</code>. Anyone can recompute it with <code>holdfast-audit report</code>.</p>\n";
   out << "<p><strong>Content requests received: " << r.total.content_requests
       << ". Fulfilled: 0.</strong> Messages, contacts and groups are end-to-end encrypted: "
@@ -240,14 +242,13 @@ std::string ReportToHtml(const Report& r) {
   for (const auto& [cc, c] : r.countries) {
     const double scale = static_cast<double>(width - 60) / static_cast<double>(max);
     double x = 40;
-    out << "<text x=\"0\" y=\"" << y + 15 << "\">" << Escape(cc.empty() ? "?" : cc)
-        << "</text>\n";
+    out << "<text x=\"0\" y=\"" << y + 15 << "\">" << Escape(cc.empty() ? "?" : cc) << "</text>\n";
     const std::pair<uint64_t, const char*> parts[] = {
         {c.fulfilled, "#2a7"}, {c.partially_fulfilled, "#fb3"}, {c.rejected, "#c33"}};
     for (const auto& [n, color] : parts) {
       const double w = static_cast<double>(n) * scale;
-      out << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << w << "\" height=\""
-          << bar_h << "\" fill=\"" << color << "\"/>\n";
+      out << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << w << "\" height=\"" << bar_h
+          << "\" fill=\"" << color << "\"/>\n";
       x += w;
     }
     out << "<text x=\"" << x + 6 << "\" y=\"" << y + 15 << "\">" << c.received << "</text>\n";

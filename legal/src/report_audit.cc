@@ -82,8 +82,8 @@ ReportAuditResult AuditPublishedReport(tlog::TileFetcher& fetcher, const tlog::N
                            " is not the log's root at size " + std::to_string(out.report_size) +
                            " (" + prefix_root + ")");
   }
-  auto recomputed = ComputeReport(std::span<const Bytes>(entries.data(), out.report_size),
-                                  from_ms, to_ms, prefix_root);
+  auto recomputed = ComputeReport(std::span<const Bytes>(entries.data(), out.report_size), from_ms,
+                                  to_ms, prefix_root);
   if (!recomputed.ok()) {
     out.failures.push_back("log: an entry cannot be read: " + Text(recomputed.error()));
     return out;
@@ -99,12 +99,12 @@ ReportAuditResult AuditPublishedReport(tlog::TileFetcher& fetcher, const tlog::N
     }
     for (const auto& o : *orders) {
       ++out.orders_checked;
-      const std::string name =
-          "order " + (o.contains("seq") ? o["seq"].dump() : std::string("?")) + " (" +
-          (o.contains("order_hash") && o["order_hash"].is_string()
-               ? o["order_hash"].get<std::string>().substr(0, 16)
-               : std::string("no hash")) +
-          ")";
+      const std::string name = "order " + (o.contains("seq") ? o["seq"].dump() : std::string("?")) +
+                               " (" +
+                               (o.contains("order_hash") && o["order_hash"].is_string()
+                                    ? o["order_hash"].get<std::string>().substr(0, 16)
+                                    : std::string("no hash")) +
+                               ")";
       if (!o.contains("log_index") || !o["log_index"].is_number_unsigned() ||
           !o.contains("entry")) {
         out.failures.push_back(name + ": no log index or entry");
@@ -113,8 +113,8 @@ ReportAuditResult AuditPublishedReport(tlog::TileFetcher& fetcher, const tlog::N
       const uint64_t index = o["log_index"].get<uint64_t>();
       auto canonical = Canonicalize(o["entry"]);
       if (index >= entries.size()) {
-        out.failures.push_back(name + ": decided but not logged (index " +
-                               std::to_string(index) + " is beyond the log)");
+        out.failures.push_back(name + ": decided but not logged (index " + std::to_string(index) +
+                               " is beyond the log)");
       } else if (!canonical.ok() ||
                  std::string_view(reinterpret_cast<const char*>(entries[index].data()),
                                   entries[index].size()) != *canonical) {

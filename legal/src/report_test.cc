@@ -73,9 +73,11 @@ class ReportTest : public ::testing::Test {
 
 TEST_F(ReportTest, ScriptedYearMatchesHandCounts) {
   // An authority entry and a policy entry are in the log too; reports skip them.
-  auto authority_entry = Canonicalize(
-      nlohmann::json{{"type", "authority"}, {"v", 1}, {"action", "add"}, {"at", "2026-01-01T00:00:00Z"},
-                     {"authority", AuthorityToJson(at_.info)}});
+  auto authority_entry = Canonicalize(nlohmann::json{{"type", "authority"},
+                                                     {"v", 1},
+                                                     {"action", "add"},
+                                                     {"at", "2026-01-01T00:00:00Z"},
+                                                     {"authority", AuthorityToJson(at_.info)}});
   entries_.emplace_back(authority_entry->begin(), authority_entry->end());
 
   // Jan: AT, one target found -> fulfilled.
@@ -117,12 +119,13 @@ TEST_F(ReportTest, ScriptedYearMatchesHandCounts) {
   EXPECT_EQ(t["fulfilled"], 2);
   EXPECT_EQ(t["partially_fulfilled"], 2);
   EXPECT_EQ(t["rejected"], 4);
-  EXPECT_EQ(t["rejected_by_reason"],
-            (nlohmann::json{{"bad_signature", 1}, {"content_not_held", 1},
-                            {"jurisdiction_not_allowed", 1}, {"unknown_authority", 1}}));
+  EXPECT_EQ(t["rejected_by_reason"], (nlohmann::json{{"bad_signature", 1},
+                                                     {"content_not_held", 1},
+                                                     {"jurisdiction_not_allowed", 1},
+                                                     {"unknown_authority", 1}}));
   EXPECT_EQ(t["reasons"]["content_not_held"], 2);
   EXPECT_EQ(t["reasons"]["target_not_found"], 1);
-  EXPECT_EQ(t["accounts_named"], 10);  // 1 + 2 + 1 + 1 + 1 + 1 + 1 + 2
+  EXPECT_EQ(t["accounts_named"], 10);    // 1 + 2 + 1 + 1 + 1 + 1 + 1 + 2
   EXPECT_EQ(t["accounts_affected"], 5);  // Jan 1, Feb 1, May 1, Dec 2
   EXPECT_EQ(t["content_requests_received"], 2);
   EXPECT_EQ(t["content_requests_fulfilled"], 0);

@@ -21,7 +21,8 @@ constexpr int64_t kDay = 24 * kHour;
 
 class DisclosureDataTest : public ::testing::Test {
  protected:
-  DisclosureDataTest() : now_(*legal::ParseTime("2026-06-15T12:00:00Z")), clock_(FromUnixMillis(now_)), rng_(3) {
+  DisclosureDataTest()
+      : now_(*legal::ParseTime("2026-06-15T12:00:00Z")), clock_(FromUnixMillis(now_)), rng_(3) {
     std::string tmpl = ::testing::TempDir() + "/disclosure-data-XXXXXX";
     dir_ = ::mkdtemp(tmpl.data()) ? tmpl : std::string();
   }

@@ -267,16 +267,15 @@ class DisclosureHttp::Impl {
       return Text(500, "registry unavailable\n");
     }
     if (!*authority) {
-      return Json(403, {{"error", "unknown_authority"},
-                        {"message", std::string(legal::ReasonMessage(
-                                        legal::Reason::kUnknownAuthority))}});
+      return Json(
+          403, {{"error", "unknown_authority"},
+                {"message", std::string(legal::ReasonMessage(legal::Reason::kUnknownAuthority))}});
     }
-    if (!crypto::Ed25519Verify((*authority)->sign_key, AsBytes(parsed.canonical),
-                               parsed.signature)
+    if (!crypto::Ed25519Verify((*authority)->sign_key, AsBytes(parsed.canonical), parsed.signature)
              .ok()) {
-      return Json(403, {{"error", "bad_signature"},
-                        {"message", std::string(legal::ReasonMessage(
-                                        legal::Reason::kBadSignature))}});
+      return Json(403,
+                  {{"error", "bad_signature"},
+                   {"message", std::string(legal::ReasonMessage(legal::Reason::kBadSignature))}});
     }
     // A revoked or expired key (revocation usually means it leaked) must not be able to
     // fill the public log from outside either.

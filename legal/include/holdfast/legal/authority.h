@@ -3,10 +3,9 @@
 #define HOLDFAST_LEGAL_AUTHORITY_H_
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "holdfast/common/result.h"
 #include "holdfast/crypto/ed25519.h"

@@ -14,12 +14,11 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "holdfast/common/bytes.h"
 #include "holdfast/common/result.h"
@@ -64,7 +63,7 @@ class PersonalData {
 
 // DisclosedTarget: what one target's entry in a package can hold. Nothing else exists.
 struct DisclosedTarget {
-  std::string named_as;                   // how the order named the target
+  std::string named_as;                     // how the order named the target
   std::optional<std::string> phone_number;  // when phone_number was requested and allowed
   std::optional<std::vector<IpRecordView>> ip_records;  // when ip_records was
 };

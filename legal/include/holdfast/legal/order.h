@@ -8,12 +8,11 @@
 
 #include <array>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "holdfast/common/bytes.h"
 #include "holdfast/legal/types.h"
@@ -66,8 +65,8 @@ struct ParsedOrder {
   std::optional<Order> order;
   std::string authority_id;
   std::string order_id;
-  std::string canonical;  // JCS bytes of the order object (what the signature covers)
-  Bytes signature;        // 64 bytes when well-formed
+  std::string canonical;         // JCS bytes of the order object (what the signature covers)
+  Bytes signature;               // 64 bytes when well-formed
   const char* detail = nullptr;  // which field failed
 };
 

@@ -11,11 +11,10 @@
 #define HOLDFAST_LEGAL_POLICY_H_
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "holdfast/common/result.h"
 #include "holdfast/legal/types.h"

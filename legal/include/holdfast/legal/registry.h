@@ -59,7 +59,7 @@ struct DueNotice {
 
 struct SubmitResult {
   OrderRecord record;
-  bool replayed = false;              // the order was decided before; nothing was written
+  bool replayed = false;                // the order was decided before; nothing was written
   std::optional<Bytes> sealed_package;  // when something was disclosed
 };
 

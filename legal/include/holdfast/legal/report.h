@@ -12,11 +12,10 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "holdfast/common/bytes.h"
 #include "holdfast/common/result.h"
@@ -34,7 +33,7 @@ struct ReportCounts {
   uint64_t accounts_named = 0;
   uint64_t accounts_affected = 0;
   uint64_t content_requests = 0;
-  uint64_t content_fulfilled = 0;  // always 0
+  uint64_t content_fulfilled = 0;       // always 0
   std::vector<int64_t> acknowledge_ms;  // per order, for the medians
   std::vector<int64_t> effect_ms;
 };

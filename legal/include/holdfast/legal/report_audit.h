@@ -3,10 +3,9 @@
 #define HOLDFAST_LEGAL_REPORT_AUDIT_H_
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "holdfast/tlog/fetch.h"
 #include "holdfast/tlog/note.h"
@@ -16,8 +15,8 @@ namespace holdfast::legal {
 struct ReportAuditResult {
   // Every problem found, each naming what it concerns. Empty when all verified.
   std::vector<std::string> failures;
-  uint64_t log_size = 0;       // the verified checkpoint's size
-  uint64_t report_size = 0;    // the size the report names
+  uint64_t log_size = 0;     // the verified checkpoint's size
+  uint64_t report_size = 0;  // the size the report names
   uint64_t orders_checked = 0;
   bool ok() const { return failures.empty(); }
 };

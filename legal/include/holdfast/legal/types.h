@@ -21,7 +21,8 @@ enum class DataType : uint8_t {
   kIpRecords,
 };
 inline constexpr DataType kAllDataTypes[] = {DataType::kPhoneNumber, DataType::kIpRecords};
-static_assert(std::size(kAllDataTypes) == 2, "Holdfast discloses phone numbers and IP records only");
+static_assert(std::size(kAllDataTypes) == 2,
+              "Holdfast discloses phone numbers and IP records only");
 
 // DataTypeName returns "phone_number" or "ip_records".
 std::string_view DataTypeName(DataType type);
