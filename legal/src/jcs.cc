@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "holdfast/common/utf8.h"
+
 namespace holdfast::legal {
 namespace {
 
@@ -25,54 +27,6 @@ constexpr size_t kAlwaysExactDigits = 15;
 // Room for any finite double written with chars_format::fixed and precision 0 (at most 309
 // digits) or chars_format::scientific (at most 24 characters).
 constexpr size_t kNumberBufferBytes = 400;
-
-// DecodeUtf8 reads one UTF-8 code point at s[i] into `out` and returns its length, or 0 for
-// an invalid sequence: a stray continuation byte, a truncated sequence, an overlong form, a
-// surrogate (U+D800..U+DFFF) or a value above U+10FFFF.
-size_t DecodeUtf8(std::string_view s, size_t i, char32_t& out) {
-  const auto byte = [&](size_t k) { return static_cast<uint8_t>(s[i + k]); };
-  const uint8_t c0 = byte(0);
-  if (c0 < 0x80) {
-    out = c0;
-    return 1;
-  }
-  size_t len = 0;
-  char32_t min = 0;
-  if ((c0 & 0xE0) == 0xC0) {
-    len = 2, out = c0 & 0x1F, min = 0x80;
-  } else if ((c0 & 0xF0) == 0xE0) {
-    len = 3, out = c0 & 0x0F, min = 0x800;
-  } else if ((c0 & 0xF8) == 0xF0) {
-    len = 4, out = c0 & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (len > s.size() - i) {
-    return 0;
-  }
-  for (size_t k = 1; k < len; ++k) {
-    if ((byte(k) & 0xC0) != 0x80) {
-      return 0;
-    }
-    out = (out << 6) | (byte(k) & 0x3F);
-  }
-  if (out < min || out > 0x10FFFF || (out >= 0xD800 && out <= 0xDFFF)) {
-    return 0;
-  }
-  return len;
-}
-
-bool IsValidUtf8(std::string_view s) {
-  char32_t cp = 0;
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = DecodeUtf8(s, i, cp);
-    if (n == 0) {
-      return false;
-    }
-    i += n;
-  }
-  return true;
-}
 
 // ToUtf16 converts valid UTF-8 to UTF-16 code units; false for invalid UTF-8.
 bool ToUtf16(std::string_view s, std::u16string& out) {

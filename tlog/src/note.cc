@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "holdfast/common/encoding.h"
+#include "holdfast/common/utf8.h"
 #include "holdfast/crypto/hash.h"
 
 namespace holdfast::tlog {
@@ -14,41 +15,6 @@ constexpr std::string_view kSigPrefix = "\xE2\x80\x94 ";  // U+2014 EM DASH, the
 constexpr std::string_view kCosignHeader = "cosignature/v1\ntime ";
 constexpr size_t kEd25519KeyBytes = 32;
 constexpr size_t kMinSignatureBytes = 5;  // key ID and at least one byte
-
-// DecodeRune reads one UTF-8 code point at s[i]; returns its length, or 0 for an invalid
-// sequence (bad continuation, overlong form, surrogate, or above U+10FFFF).
-size_t DecodeRune(std::string_view s, size_t i, char32_t& out) {
-  const auto b = [&](size_t k) { return static_cast<uint8_t>(s[i + k]); };
-  const uint8_t c0 = b(0);
-  if (c0 < 0x80) {
-    out = c0;
-    return 1;
-  }
-  size_t len = 0;
-  char32_t min = 0;
-  if ((c0 & 0xE0) == 0xC0) {
-    len = 2, out = c0 & 0x1F, min = 0x80;
-  } else if ((c0 & 0xF0) == 0xE0) {
-    len = 3, out = c0 & 0x0F, min = 0x800;
-  } else if ((c0 & 0xF8) == 0xF0) {
-    len = 4, out = c0 & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) {
-    return 0;
-  }
-  for (size_t k = 1; k < len; ++k) {
-    if ((b(k) & 0xC0) != 0x80) {
-      return 0;
-    }
-    out = (out << 6) | (b(k) & 0x3F);
-  }
-  if (out < min || out > 0x10FFFF || (out >= 0xD800 && out <= 0xDFFF)) {
-    return 0;
-  }
-  return len;
-}
 
 // Unicode White_Space, which Go's unicode.IsSpace tests.
 bool IsUnicodeSpace(char32_t r) {
@@ -61,7 +27,7 @@ bool IsUnicodeSpace(char32_t r) {
 bool IsValidNoteText(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     char32_t r = 0;
-    const size_t n = DecodeRune(s, i, r);
+    const size_t n = DecodeUtf8(s, i, r);
     if (n == 0 || (r < 0x20 && r != '\n')) {
       return false;
     }
@@ -165,7 +131,7 @@ bool IsValidKeyName(std::string_view name) {
   }
   for (size_t i = 0; i < name.size();) {
     char32_t r = 0;
-    const size_t n = DecodeRune(name, i, r);
+    const size_t n = DecodeUtf8(name, i, r);
     if (n == 0 || IsUnicodeSpace(r) || r == '+') {
       return false;
     }
