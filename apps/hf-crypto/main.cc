@@ -34,9 +34,7 @@ constexpr int kExitInvalid = 1;
 constexpr int kExitError = 2;
 
 int Fail(const hf::Error& e, const char* what) {
-  std::fprintf(stderr, "error: %s (%d): %s: %s%s%s\n", std::string(hf::ErrorName(e.code)).c_str(),
-               static_cast<int>(e.code), what, std::string(hf::ErrorMessage(e.code)).c_str(),
-               e.detail ? ": " : "", e.detail ? e.detail : "");
+  std::fprintf(stderr, "%s\n", hf::ErrorLine(what, e).c_str());
   return kExitError;
 }
 

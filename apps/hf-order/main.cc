@@ -37,9 +37,7 @@ namespace {
 constexpr int kError = 2;
 
 int Fail(const std::string& what, const holdfast::Error& e) {
-  std::fprintf(stderr, "error: %s (%d): %s%s%s\n", std::string(holdfast::ErrorName(e.code)).c_str(),
-               static_cast<int>(e.code), what.c_str(), e.detail ? ": " : "",
-               e.detail ? e.detail : "");
+  std::fprintf(stderr, "%s\n", holdfast::ErrorLine(what, e).c_str());
   return kError;
 }
 

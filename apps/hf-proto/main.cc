@@ -26,10 +26,7 @@ namespace {
 constexpr int kError = 2;
 
 int Fail(const hf::Error& e, const std::string& what) {
-  std::fprintf(stderr, "error: %s (%d): %s: %s%s%s\n", std::string(hf::ErrorName(e.code)).c_str(),
-               static_cast<int>(e.code), what.c_str(),
-               std::string(hf::ErrorMessage(e.code)).c_str(), e.detail ? ": " : "",
-               e.detail ? e.detail : "");
+  std::fprintf(stderr, "%s\n", hf::ErrorLine(what, e).c_str());
   return kError;
 }
 

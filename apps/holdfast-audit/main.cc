@@ -40,14 +40,6 @@ int Fail(const std::string& why) {
   return kFailed;
 }
 
-std::string ErrorText(const holdfast::Error& e) {
-  std::string s(holdfast::ErrorName(e.code));
-  if (e.detail != nullptr) {
-    s += std::string(": ") + e.detail;
-  }
-  return s;
-}
-
 bool ReadFile(const std::string& path, std::string& out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -77,7 +69,7 @@ int AuditLog(const std::string& url, const std::string& dir, const tlog::NoteVer
   if (!url.empty()) {
     auto http = tlog::NewHttpFetcher(url);
     if (!http.ok()) {
-      return Fail("--url: " + ErrorText(http.error()));
+      return Fail("--url: " + holdfast::ErrorText(http.error()));
     }
     fetcher = std::move(*http);
   } else {
@@ -112,7 +104,7 @@ int VerifyProof(const std::string& proof_file, const std::string& entry_file,
   }
   auto opened = tlog::VerifyTlogProof(proof, holdfast::AsBytes(entry), origin, key);
   if (!opened.ok()) {
-    return Fail("proof does not verify: " + ErrorText(opened.error()));
+    return Fail("proof does not verify: " + holdfast::ErrorText(opened.error()));
   }
   const auto parsed = tlog::ParseTlogProof(proof);
   std::cout << "OK: entry " << parsed->index << " is in " << opened->checkpoint.origin
@@ -128,7 +120,7 @@ std::unique_ptr<tlog::TileFetcher> MakeFetcher(const std::string& url, const std
   }
   auto http = tlog::NewHttpFetcher(url);
   if (!http.ok()) {
-    error = "--url: " + ErrorText(http.error());
+    error = "--url: " + holdfast::ErrorText(http.error());
     return nullptr;
   }
   return std::move(*http);
@@ -167,7 +159,7 @@ int AuditReportCommand(const std::string& url, const std::string& dir,
     auto fetched =
         fetcher->Fetch("transparency/report-" + from_text + "-" + to_text + ".json");
     if (!fetched.ok()) {
-      return Fail("cannot fetch the published report: " + ErrorText(fetched.error()));
+      return Fail("cannot fetch the published report: " + holdfast::ErrorText(fetched.error()));
     }
     published_text.assign(fetched->begin(), fetched->end());
   }
@@ -244,7 +236,7 @@ int main(int argc, char** argv) {
   }
   auto key = tlog::NoteVerifier::Parse(vkey);
   if (!key.ok()) {
-    return Fail("--key: " + ErrorText(key.error()));
+    return Fail("--key: " + holdfast::ErrorText(key.error()));
   }
   if (origin.empty()) {
     origin = key->name();

@@ -110,4 +110,22 @@ void ResultAccessAbort(const char* what) {
 }
 }  // namespace internal
 
+std::string ErrorText(const Error& e) {
+  std::string s(ErrorName(e.code));
+  if (e.detail != nullptr) {
+    s.append(": ").append(e.detail);
+  }
+  return s;
+}
+
+std::string ErrorLine(std::string_view what, const Error& e) {
+  std::string s = "error: ";
+  s.append(ErrorName(e.code)).append(" (").append(std::to_string(static_cast<int>(e.code)));
+  s.append("): ").append(what).append(": ").append(ErrorMessage(e.code));
+  if (e.detail != nullptr) {
+    s.append(": ").append(e.detail);
+  }
+  return s;
+}
+
 }  // namespace holdfast

@@ -9,18 +9,6 @@
 #include "holdfast/tlog/merkle.h"
 
 namespace holdfast::legal {
-namespace {
-
-std::string Text(const Error& e) {
-  std::string s(ErrorName(e.code));
-  if (e.detail != nullptr) {
-    s += std::string(": ") + e.detail;
-  }
-  return s;
-}
-
-}  // namespace
-
 ReportAuditResult AuditPublishedReport(tlog::TileFetcher& fetcher, const tlog::NoteVerifier& key,
                                        const nlohmann::json& published, int64_t from_ms,
                                        int64_t to_ms, const nlohmann::json* orders) {
@@ -40,7 +28,7 @@ ReportAuditResult AuditPublishedReport(tlog::TileFetcher& fetcher, const tlog::N
     auto bundle = fetcher.Fetch(tlog::EntriesPath(start / tlog::kTileWidth, width));
     if (!bundle.ok()) {
       out.failures.push_back("log: entry bundle " + std::to_string(start / tlog::kTileWidth) +
-                             ": " + Text(bundle.error()));
+                             ": " + ErrorText(bundle.error()));
       return out;
     }
     auto parsed = tlog::ParseBundle(*bundle);
@@ -85,7 +73,7 @@ ReportAuditResult AuditPublishedReport(tlog::TileFetcher& fetcher, const tlog::N
   auto recomputed = ComputeReport(std::span<const Bytes>(entries.data(), out.report_size), from_ms,
                                   to_ms, prefix_root);
   if (!recomputed.ok()) {
-    out.failures.push_back("log: an entry cannot be read: " + Text(recomputed.error()));
+    out.failures.push_back("log: an entry cannot be read: " + ErrorText(recomputed.error()));
     return out;
   }
   for (auto& diff : CompareReports(published, ReportToJson(*recomputed))) {

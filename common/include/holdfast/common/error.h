@@ -6,6 +6,7 @@
 #define HOLDFAST_COMMON_ERROR_H_
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace holdfast {
@@ -54,6 +55,14 @@ struct Error {
 
   friend bool operator==(const Error& a, const Error& b) { return a.code == b.code; }
 };
+
+// ErrorText is "<name>[: <detail>]", e.g. "malformed: checkpoint size", for messages that
+// name what failed.
+std::string ErrorText(const Error& e);
+
+// ErrorLine is the command-line tools' stable error line (without a newline):
+// "error: <name> (<number>): <what>: <message>[: <detail>]". Scripts match its start.
+std::string ErrorLine(std::string_view what, const Error& e);
 
 }  // namespace holdfast
 
