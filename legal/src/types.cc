@@ -37,7 +37,6 @@ constexpr ReasonInfo kReasons[] = {
     {Reason::kDataOutsideRetention, "data_outside_retention",
      "IP records before the retention horizon have been purged and cannot be disclosed"},
     {Reason::kContentNotHeld, "content_not_held", "end-to-end encrypted: not held"},
-    {Reason::kReplayed, "replayed", "this order was already decided"},
 };
 
 constexpr std::array<Reason, std::size(kReasons)> MakeReasonList() {

@@ -40,7 +40,8 @@ std::string_view OutcomeName(Outcome outcome);
 std::optional<Outcome> ParseOutcome(std::string_view name);
 
 // Reason is a stable reason code attached to a decision. Codes are never renumbered or
-// renamed: reports and the public log refer to them by name.
+// renamed: reports and the public log refer to them by name. (A replayed order is not a
+// decision: it is answered with the first decision and "replayed": true.)
 enum class Reason : uint8_t {
   kMalformed,               // not an order: bad JSON, a missing or ill-typed field
   kNonCanonical,            // JSON without one canonical form (duplicate names, bad Unicode)
@@ -58,7 +59,6 @@ enum class Reason : uint8_t {
   kTargetNotFound,          // a named phone number or account does not exist
   kDataOutsideRetention,    // the IP window lies (partly) before the retention horizon
   kContentNotHeld,          // messages, contacts, groups or other content: E2E encrypted, not held
-  kReplayed,                // the same order id from the same authority was decided before
 };
 std::string_view ReasonName(Reason reason);
 std::optional<Reason> ParseReason(std::string_view name);
