@@ -250,8 +250,14 @@ Result<Decision> DecisionFromLogEntry(const nlohmann::json& j) {
 Result<EngineResult> Decide(std::string_view bytes, int64_t received_ms, int64_t now_ms,
                             const Policy& policy, const AuthorityLookup& authorities,
                             PersonalData& data, Rng& rng) {
+  return Decide(ParseOrderFile(bytes), received_ms, now_ms, policy, authorities, data, rng);
+}
+
+Result<EngineResult> Decide(ParsedOrder parsed_order, int64_t received_ms, int64_t now_ms,
+                            const Policy& policy, const AuthorityLookup& authorities,
+                            PersonalData& data, Rng& rng) {
   EngineResult out;
-  out.parsed = ParseOrderFile(bytes);
+  out.parsed = std::move(parsed_order);
   const ParsedOrder& parsed = out.parsed;
   Decision& d = out.decision;
   d.order_hash = HexEncode(parsed.order_hash);

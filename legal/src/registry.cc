@@ -440,7 +440,7 @@ Result<SubmitResult> Registry::SubmitOrder(std::string_view bytes, PersonalData&
   // An order id belongs to an authority only once the authority's key has signed it: a
   // forgery naming a real order id must not take that id from the genuine order. Everything
   // else is known by the hash of what was submitted.
-  const ParsedOrder peek = ParseOrderFile(bytes);
+  ParsedOrder peek = ParseOrderFile(bytes);
   bool signed_by_authority = false;
   if (!peek.canonical.empty() && !peek.authority_id.empty() && !peek.order_id.empty() &&
       peek.signature.size() == crypto::kEd25519SignatureBytes) {
@@ -472,8 +472,8 @@ Result<SubmitResult> Registry::SubmitOrder(std::string_view bytes, PersonalData&
   }
   HF_ASSIGN_OR_RETURN(Policy policy, CurrentPolicy(received));
   AuthorityLookup lookup = [this](std::string_view id) { return FindAuthority(id); };
-  HF_ASSIGN_OR_RETURN(auto result,
-                      Decide(bytes, received, impl_->Now(), policy, lookup, data, impl_->rng_));
+  HF_ASSIGN_OR_RETURN(auto result, Decide(std::move(peek), received, impl_->Now(), policy,
+                                          lookup, data, impl_->rng_));
 
   // The signed acknowledgment of receipt.
   nlohmann::json receipt_body = {{"order_hash", result.decision.order_hash},

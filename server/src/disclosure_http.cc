@@ -184,15 +184,23 @@ class DisclosureHttp::Impl {
   }
 
   HttpReply Checkpoint() {
-    // Publishing is cheap when nothing changed (full tiles are never rewritten), and picks
-    // up what holdfast-admin appended meanwhile.
-    auto published = registry_->PublishTiles(www_);
-    if (!published.ok()) {
-      return Text(published.error().code == ErrorCode::kNotFound ? 404 : 500,
-                  "no checkpoint yet\n");
+    // The tiles are written again only when the log has grown since they were published
+    // (holdfast-admin may have appended meanwhile); otherwise this is one read.
+    auto latest = registry_->LatestCheckpoint();
+    if (!latest.ok()) {
+      return Text(latest.error().code == ErrorCode::kNotFound ? 404 : 500, "no checkpoint yet\n");
     }
+    if (ReadFile(www_ + "/checkpoint") == *latest) {
+      return Text(200, std::move(*latest));
+    }
+    // Serve what was published, which the tiles beside it match (the log may have grown
+    // again in between).
+    auto published = registry_->PublishTiles(www_);
     auto text = ReadFile(www_ + "/checkpoint");
-    return text ? Text(200, *text) : Text(404, "no checkpoint yet\n");
+    if (!published.ok() || !text) {
+      return Text(500, "cannot publish the log\n");
+    }
+    return Text(200, std::move(*text));
   }
 
   HttpReply Tile(const std::string& rel) {

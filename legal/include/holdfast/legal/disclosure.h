@@ -156,6 +156,11 @@ using AuthorityLookup = std::function<Result<std::optional<Authority>>(std::stri
 Result<EngineResult> Decide(std::string_view bytes, int64_t received_ms, int64_t now_ms,
                             const Policy& policy, const AuthorityLookup& authorities,
                             PersonalData& data, Rng& rng);
+// Decide on an order already read with ParseOrderFile (the registry reads it once, to find
+// replays, and decides on the same reading).
+Result<EngineResult> Decide(ParsedOrder parsed, int64_t received_ms, int64_t now_ms,
+                            const Policy& policy, const AuthorityLookup& authorities,
+                            PersonalData& data, Rng& rng);
 
 // kNotYetValidSkewMs: an order issued up to five minutes in the future is accepted (clocks).
 inline constexpr int64_t kNotYetValidSkewMs = 5 * 60 * 1000;
