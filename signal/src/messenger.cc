@@ -76,6 +76,54 @@ Result<void> InitLocal(ProtocolStore& store, Rng& rng, uint32_t registration_id,
   });
 }
 
+Result<std::vector<PublicPreKey>> MakeMorePreKeys(ProtocolStore& store, Rng& rng, uint32_t count) {
+  return Transaction<std::vector<PublicPreKey>>(
+      store, [&]() -> Result<std::vector<PublicPreKey>> {
+        HF_ASSIGN_OR_RETURN(const uint32_t first, store.GetCounter(kLastPreKeyMade));
+        HF_RETURN_IF_ERROR(MakePreKeys(store, rng, count));
+        std::vector<PublicPreKey> out;
+        for (uint32_t i = 1; i <= count; ++i) {
+          HF_ASSIGN_OR_RETURN(const auto pair, store.LoadPreKey(first + i));
+          if (!pair) {
+            return Error{ErrorCode::kStorageFailure, "prekey just made is missing"};
+          }
+          out.push_back(PublicPreKey{first + i, pair->public_key});
+        }
+        return out;
+      });
+}
+
+Result<std::vector<PublicPreKey>> OneTimePreKeys(ProtocolStore& store) {
+  HF_ASSIGN_OR_RETURN(const auto ids, store.PreKeyIds());
+  std::vector<PublicPreKey> out;
+  for (uint32_t id : ids) {
+    HF_ASSIGN_OR_RETURN(const auto pair, store.LoadPreKey(id));
+    if (pair) {
+      out.push_back(PublicPreKey{id, pair->public_key});
+    }
+  }
+  return out;
+}
+
+Result<SignedPreKeyRecord> RotateSignedPreKey(ProtocolStore& store, Rng& rng) {
+  return Transaction<SignedPreKeyRecord>(store, [&]() -> Result<SignedPreKeyRecord> {
+    HF_ASSIGN_OR_RETURN(const LocalIdentity local, store.GetLocalIdentity());
+    HF_ASSIGN_OR_RETURN(const SignedPreKeyRecord current, store.LatestSignedPreKey());
+    if (current.id == UINT32_MAX) {
+      return Error{ErrorCode::kOversized, "signed prekey ids exhausted"};
+    }
+    SignedPreKeyRecord next{current.id + 1, crypto::X25519KeyPair::Generate(rng), {}};
+    HF_ASSIGN_OR_RETURN(const auto sig, crypto::XEdDsaSign(local.identity.private_key,
+                                                           next.key.public_key.Serialize(), rng));
+    next.signature = ToBytes(sig);
+    HF_RETURN_IF_ERROR(store.StoreSignedPreKey(next));
+    if (current.id > kSignedPreKeyId) {
+      HF_RETURN_IF_ERROR(store.RemoveSignedPreKey(current.id - 1));
+    }
+    return next;
+  });
+}
+
 Result<PreKeyBundle> NextBundle(ProtocolStore& store, Rng& rng, uint32_t device_id) {
   return Transaction<PreKeyBundle>(store, [&]() -> Result<PreKeyBundle> {
     HF_ASSIGN_OR_RETURN(const LocalIdentity local, store.GetLocalIdentity());

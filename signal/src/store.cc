@@ -19,18 +19,7 @@ constexpr char kSession[] = "session";
 constexpr char kSenderKey[] = "sender_key";
 constexpr char kCounter[] = "counter";
 
-// Kv is the storage underneath: values are secrets, kept in wiping buffers.
-class Kv {
- public:
-  virtual ~Kv() = default;
-  virtual Result<std::optional<SecretBytes>> Get(const char* table, const std::string& key) = 0;
-  virtual Result<void> Put(const char* table, const std::string& key, ByteSpan value) = 0;
-  virtual Result<void> Delete(const char* table, const std::string& key) = 0;
-  virtual Result<std::vector<std::string>> Keys(const char* table) = 0;
-  virtual Result<void> Begin() = 0;
-  virtual Result<void> Commit() = 0;
-  virtual void Rollback() = 0;
-};
+using Kv = RecordStore;
 
 std::string IdKey(uint32_t id) {
   char buf[16];
@@ -67,7 +56,8 @@ Result<crypto::X25519KeyPair> ReadPair(ByteReader& r) {
 
 class KvProtocolStore final : public ProtocolStore {
  public:
-  explicit KvProtocolStore(std::unique_ptr<Kv> kv) : kv_(std::move(kv)) {}
+  explicit KvProtocolStore(std::unique_ptr<Kv> kv) : owned_(std::move(kv)), kv_(owned_.get()) {}
+  explicit KvProtocolStore(Kv& kv) : kv_(&kv) {}
 
   // Transactions nest: only the outermost reaches storage, and a rollback anywhere makes
   // the whole outer transaction roll back.
@@ -208,6 +198,10 @@ class KvProtocolStore final : public ProtocolStore {
     return kv_->Put(kSignedPreKey, IdKey(rec.id), v.span());
   }
 
+  Result<void> RemoveSignedPreKey(uint32_t id) override {
+    return kv_->Delete(kSignedPreKey, IdKey(id));
+  }
+
   Result<SignedPreKeyRecord> LatestSignedPreKey() override {
     HF_ASSIGN_OR_RETURN(const auto keys, kv_->Keys(kSignedPreKey));
     if (keys.empty()) {
@@ -222,6 +216,9 @@ class KvProtocolStore final : public ProtocolStore {
 
   Result<std::optional<SecretBytes>> LoadSession(std::string_view name) override {
     return kv_->Get(kSession, std::string(name));
+  }
+  Result<void> RemoveSession(std::string_view name) override {
+    return kv_->Delete(kSession, std::string(name));
   }
   Result<void> StoreSession(std::string_view name, ByteSpan serialized) override {
     return kv_->Put(kSession, std::string(name), serialized);
@@ -254,7 +251,8 @@ class KvProtocolStore final : public ProtocolStore {
   }
 
  private:
-  std::unique_ptr<Kv> kv_;
+  std::unique_ptr<Kv> owned_;  // null when the records are borrowed
+  Kv* kv_;
   int depth_ = 0;
   bool failed_ = false;
 };
@@ -436,6 +434,10 @@ class SqliteKv final : public Kv {
 };
 
 }  // namespace
+
+std::unique_ptr<ProtocolStore> NewProtocolStore(RecordStore& records) {
+  return std::make_unique<KvProtocolStore>(records);
+}
 
 std::unique_ptr<ProtocolStore> NewMemoryProtocolStore() {
   return std::make_unique<KvProtocolStore>(std::make_unique<MemoryKv>());

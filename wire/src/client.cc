@@ -86,6 +86,11 @@ class Client::Transport {
   virtual Result<Message> Read(Deadline deadline) = 0;
   virtual void Close(Deadline deadline) = 0;
   virtual bool closed() const = 0;
+  // fingerprint is the server certificate's SHA-256 seen at Open (wss), else empty.
+  const std::string& fingerprint() const { return fingerprint_; }
+
+ protected:
+  std::string fingerprint_;
 };
 
 namespace {
@@ -176,10 +181,15 @@ class WsTransport final : public Client::Transport {
       }
       // The pin decides, before a byte of the WebSocket upgrade is sent.
       auto fingerprint = options.peer_fingerprint(ssl);
-      if (!fingerprint.ok() || !PinMatches(*fingerprint, options.pinned_sha256)) {
+      if (!fingerprint.ok()) {
+        return Abort(Error{ErrorCode::kAuthenticationFailed, "no server certificate"});
+      }
+      const bool first_contact = options.trust_on_first_use && options.pinned_sha256.empty();
+      if (!first_contact && !PinMatches(*fingerprint, options.pinned_sha256)) {
         return Abort(
             Error{ErrorCode::kAuthenticationFailed, "server certificate is not the pinned one"});
       }
+      fingerprint_ = *fingerprint;
     }
 
     ws_->set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
@@ -445,7 +455,9 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   if (options.timeout <= std::chrono::milliseconds::zero()) {
     return Error{ErrorCode::kInvalidArgument, "timeout"};
   }
-  if (url.tls && (!ValidPin(options.pinned_sha256) || options.peer_fingerprint == nullptr)) {
+  const bool first_contact = options.trust_on_first_use && options.pinned_sha256.empty();
+  if (url.tls && ((!first_contact && !ValidPin(options.pinned_sha256)) ||
+                  options.peer_fingerprint == nullptr)) {
     return Error{ErrorCode::kInvalidArgument, "wss needs a pin and a fingerprint function"};
   }
   std::unique_ptr<Transport> transport;
@@ -521,5 +533,7 @@ Result<Bytes> Client::ReadBytes(std::chrono::milliseconds timeout) {
 void Client::Close() { transport_->Close(SteadyClock::now() + std::min(timeout_, kMaxCloseWait)); }
 
 bool Client::closed() const { return transport_->closed(); }
+
+const std::string& Client::server_fingerprint() const { return transport_->fingerprint(); }
 
 }  // namespace holdfast::wire

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "holdfast/common/result.h"
 #include "holdfast/common/rng.h"
@@ -26,6 +27,22 @@ Result<void> InitLocal(ProtocolStore& store, Rng& rng, uint32_t registration_id,
 // NextBundle hands out our bundle with a one-time prekey never handed out before, making a
 // new batch when none is left.
 Result<PreKeyBundle> NextBundle(ProtocolStore& store, Rng& rng, uint32_t device_id = 1);
+
+// PublicPreKey is a one-time prekey as it is uploaded to the server.
+struct PublicPreKey {
+  uint32_t id = 0;
+  crypto::X25519PublicKey key;
+};
+
+// MakeMorePreKeys makes `count` new one-time prekeys (ids continue from the last one made)
+// and returns their public halves, for a client refilling the server's supply.
+Result<std::vector<PublicPreKey>> MakeMorePreKeys(ProtocolStore& store, Rng& rng, uint32_t count);
+// OneTimePreKeys lists the public halves of every one-time prekey held.
+Result<std::vector<PublicPreKey>> OneTimePreKeys(ProtocolStore& store);
+
+// RotateSignedPreKey makes a new signed prekey (the next id) and deletes those older than
+// the one it replaces, which stays so that prekey messages already sent to it still open.
+Result<SignedPreKeyRecord> RotateSignedPreKey(ProtocolStore& store, Rng& rng);
 
 // StartSession starts a session with `peer` from its bundle. A bundle whose identity key
 // differs from the one recorded for `peer` is kUntrustedIdentity.

@@ -66,12 +66,15 @@ class ProtocolStore {
 
   virtual Result<std::optional<SignedPreKeyRecord>> LoadSignedPreKey(uint32_t id) = 0;
   virtual Result<void> StoreSignedPreKey(const SignedPreKeyRecord& record) = 0;
+  virtual Result<void> RemoveSignedPreKey(uint32_t id) = 0;
   // LatestSignedPreKey is the one with the highest id (kNotFound if none).
   virtual Result<SignedPreKeyRecord> LatestSignedPreKey() = 0;
 
   // Sessions and sender keys are kept in their serialized (versioned) forms.
   virtual Result<std::optional<SecretBytes>> LoadSession(std::string_view name) = 0;
   virtual Result<void> StoreSession(std::string_view name, ByteSpan serialized) = 0;
+  // RemoveSession forgets the session with `name` (its recorded identity stays).
+  virtual Result<void> RemoveSession(std::string_view name) = 0;
   virtual Result<std::optional<SecretBytes>> LoadSenderKey(std::string_view group,
                                                            std::string_view sender) = 0;
   virtual Result<void> StoreSenderKey(std::string_view group, std::string_view sender,
@@ -83,6 +86,27 @@ class ProtocolStore {
   virtual Result<void> SetCounter(std::string_view name, uint32_t value) = 0;
 };
 
+// RecordStore is the storage underneath a ProtocolStore: named tables of string keys and
+// secret values. Table names are string constants (the store names them by kTable-style
+// literals); keys are short ASCII names. Begin/Commit/Rollback bracket one transaction; the
+// ProtocolStore calls them only at its outermost level.
+class RecordStore {
+ public:
+  virtual ~RecordStore() = default;
+  virtual Result<std::optional<SecretBytes>> Get(const char* table, const std::string& key) = 0;
+  virtual Result<void> Put(const char* table, const std::string& key, ByteSpan value) = 0;
+  virtual Result<void> Delete(const char* table, const std::string& key) = 0;
+  // Keys lists a table's keys in ascending byte order.
+  virtual Result<std::vector<std::string>> Keys(const char* table) = 0;
+  virtual Result<void> Begin() = 0;
+  virtual Result<void> Commit() = 0;
+  virtual void Rollback() = 0;
+};
+
+// NewProtocolStore keeps the protocol's records in `records` (borrowed: it must outlive the
+// store), so that an application can keep them in its own storage, e.g. encrypted at rest,
+// and group them with its own writes in one transaction.
+std::unique_ptr<ProtocolStore> NewProtocolStore(RecordStore& records);
 std::unique_ptr<ProtocolStore> NewMemoryProtocolStore();
 // OpenSqliteProtocolStore opens or creates the store at `path` (format version 1).
 Result<std::unique_ptr<ProtocolStore>> OpenSqliteProtocolStore(const std::string& path);

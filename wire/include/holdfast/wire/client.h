@@ -43,6 +43,10 @@ struct ClientOptions {
   std::string pinned_sha256;
   // peer_fingerprint reads the server's certificate fingerprint; required for wss.
   PeerFingerprintFn peer_fingerprint = nullptr;
+  // trust_on_first_use, with an empty pinned_sha256, accepts whatever certificate the server
+  // presents, for a client's very first contact: the caller then reads
+  // Client::server_fingerprint() and pins it for every later connection.
+  bool trust_on_first_use = false;
   // timeout bounds Connect, each Call and each write.
   std::chrono::milliseconds timeout{10000};
   // source_address, when not empty, is the local IP address to connect from (e.g. 127.0.0.5).
@@ -74,6 +78,8 @@ class Client {
   // function, bad source address), kAuthenticationFailed (the server's certificate is not
   // the pinned one; nothing was sent over the connection), kUnavailable (cannot resolve,
   // connect or complete a handshake in time).
+  // With trust_on_first_use and no pin, any certificate is accepted and reported by
+  // server_fingerprint().
   static Result<std::unique_ptr<Client>> Connect(const ClientOptions& options);
   ~Client();
   Client(const Client&) = delete;
@@ -107,6 +113,9 @@ class Client {
   void Close();
   // closed is true once the client closed the connection or saw the server close it.
   bool closed() const;
+  // server_fingerprint is the lower-case hex SHA-256 of the server's certificate on a wss
+  // connection (the one that matched the pin, or the one first seen); empty for ws.
+  const std::string& server_fingerprint() const;
 
   // Transport is the connection underneath (WebSocket over TCP or over TLS); internal.
   class Transport;
