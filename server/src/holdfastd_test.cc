@@ -7,7 +7,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,10 +35,10 @@
 #include "holdfast/crypto/xeddsa.h"
 #include "holdfast/legal/registry.h"
 #include "holdfast/tlog/proof_file.h"
+#include "holdfast/testing/holdfastd_process.h"
 #include "holdfast/wire/client.h"
 #include "holdfast/wire/frame.h"
 
-extern char** environ;
 
 namespace holdfast {
 namespace {
@@ -253,7 +252,7 @@ class HoldfastdTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (pid_ >= 0) {
+    if (server_.running()) {
       // Every test ends with a graceful stop; a crash on the way shows here.
       EXPECT_EQ(StopServer(), 0) << "holdfastd did not exit cleanly on SIGTERM";
     }
@@ -264,7 +263,7 @@ class HoldfastdTest : public ::testing::Test {
   // StartServer spawns holdfastd with the base configuration plus `overrides` and waits for
   // its port. With `tls`, it serves wss:// with its self-signed certificate, pinned here.
   void StartServer(const Overrides& overrides = {}, bool tls = false) {
-    ASSERT_LT(pid_, 0) << "already running";
+    ASSERT_FALSE(server_.running()) << "already running";
     tls_ = tls;
     // Generous sign-up limits: the test clock never refills a bucket by itself, and these
     // tests register many devices from one IP.
@@ -291,103 +290,26 @@ class HoldfastdTest : public ::testing::Test {
       out << "}\n";
     }
 
-    std::vector<std::string> args = {HOLDFASTD_PATH, "--data",      data_dir_,   "--listen",
-                                     "127.0.0.1:0",  "--dev-codes", codes_file_, "--test-clock",
-                                     "--config",     config_file};
-    if (!tls) {
-      args.push_back("--plain");
-    }
-    std::vector<char*> argv;
-    for (auto& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-
-    int fds[2];
-    ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    pid_t pid = -1;
-    const int rc = ::posix_spawn(&pid, HOLDFASTD_PATH, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(fds[1]);
-    if (rc != 0) {
-      ::close(fds[0]);
-      FAIL() << "cannot spawn " << HOLDFASTD_PATH;
-    }
-    pid_ = pid;
-    out_fd_ = fds[0];
-
-    // Read stdout up to the lines we need; then a thread drains it so the server never
-    // blocks on a full pipe.
-    std::string text;
-    const auto deadline = SteadyClock::now() + kStartWait;
-    port_ = 0;
-    fingerprint_.clear();
-    while (SteadyClock::now() < deadline && (port_ == 0 || (tls && fingerprint_.empty()))) {
-      pollfd p{out_fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) {
-        continue;
-      }
-      char buf[1024];
-      const ssize_t n = ::read(out_fd_, buf, sizeof(buf));
-      if (n <= 0) {
-        break;  // exited
-      }
-      text.append(buf, static_cast<size_t>(n));
-      std::istringstream lines(text);
-      std::string line;
-      while (std::getline(lines, line)) {
-        const std::string listening = tls ? "holdfastd: listening on wss://127.0.0.1:"
-                                          : "holdfastd: listening on ws://127.0.0.1:";
-        const std::string fp = "holdfastd: TLS certificate SHA-256 fingerprint ";
-        if (line.starts_with(listening) && lines.good()) {
-          port_ = static_cast<uint16_t>(std::stoi(line.substr(listening.size())));
-        } else if (line.starts_with(fp) && lines.good()) {
-          fingerprint_ = line.substr(fp.size());
-        }
-      }
-    }
-    drain_ = std::thread([fd = out_fd_] {
-      char buf[1024];
-      while (::read(fd, buf, sizeof(buf)) > 0) {
-      }
-    });
-    ASSERT_NE(port_, 0) << "holdfastd did not report its port; stdout: " << text;
+    testing::HoldfastdOptions o;
+    o.binary = HOLDFASTD_PATH;
+    o.data_dir = data_dir_;
+    o.codes_file = codes_file_;
+    o.config_file = config_file;
+    o.tls = tls;
+    std::string error;
+    ASSERT_TRUE(server_.Start(o, kStartWait, &error)) << error;
+    port_ = server_.port();
+    fingerprint_ = server_.fingerprint();
     url_ = std::string(tls ? "wss" : "ws") + "://127.0.0.1:" + std::to_string(port_);
   }
 
   // StopServer sends SIGTERM and waits; after kStartWait it kills. Returns the exit status
   // (-1 when killed or not running).
   int StopServer() {
-    if (pid_ < 0) {
+    if (!server_.running()) {
       return -1;
     }
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    bool exited = false;
-    const auto deadline = SteadyClock::now() + kStartWait;
-    while (SteadyClock::now() < deadline) {
-      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        exited = true;
-        break;
-      }
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    if (!exited) {
-      ADD_FAILURE() << "holdfastd ignored SIGTERM; killing it";
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-    }
-    pid_ = -1;
-    if (drain_.joinable()) {
-      drain_.join();  // EOF: the server's stdout closed with it
-    }
-    ::close(out_fd_);
-    out_fd_ = -1;
-    return exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return server_.Stop(kStartWait);
   }
 
   std::unique_ptr<wire::Client> Connect(const std::string& source_address = "") {
@@ -641,9 +563,7 @@ class HoldfastdTest : public ::testing::Test {
   std::string data_dir_;
   std::string codes_file_;
   bool tls_ = false;
-  pid_t pid_ = -1;
-  int out_fd_ = -1;
-  std::thread drain_;
+  testing::HoldfastdProcess server_;
   uint16_t port_ = 0;
   std::string url_;
   std::string fingerprint_;
@@ -1685,7 +1605,7 @@ TEST_F(Lifecycle, SigtermIsGracefulAndStoredMessagesSurviveARestart) {
 
   // SIGTERM: the server closes its connections (answering their close handshake here lets it
   // stop at once) and exits 0.
-  ASSERT_EQ(::kill(pid_, SIGTERM), 0);
+  ASSERT_EQ(::kill(server_.pid(), SIGTERM), 0);
   EXPECT_TRUE(WaitClosed(alice.conn));
   EXPECT_EQ(StopServer(), 0);
 

@@ -1,0 +1,381 @@
+// Integration tests: clients built on this library talk through the real holdfastd, spawned
+// on 127.0.0.1 (port 0) with development codes. Every test starts its own server and stops
+// it; every wait is bounded.
+#include "holdfast/client/messenger.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "holdfast/client/local_store.h"
+#include "holdfast/common/encoding.h"
+#include "holdfast/crypto/random.h"
+#include "holdfast/signal/messenger.h"
+#include "holdfast/testing/holdfastd_process.h"
+
+namespace holdfast::client {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr milliseconds kStartWait{15000};
+// kSettle is how long a Receive waits for more once the queue is empty.
+constexpr milliseconds kSettle{200};
+constexpr crypto::Argon2idParams kTestKdf{1, 64 * 1024};
+
+class MessengerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "client_test.XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    std::ofstream(dir_ + "/config.json")
+        << R"({"io_threads": 2,
+               "register_per_phone": {"per_minute": 6000, "burst": 1000},
+               "register_per_ip": {"per_minute": 6000, "burst": 1000},
+               "verify_per_ip": {"per_minute": 6000, "burst": 1000},
+               "auth_failures_per_ip": {"per_minute": 6000, "burst": 1000},
+               "lookups_per_account": {"per_minute": 6000, "burst": 1000},
+               "sends_per_account": {"per_minute": 60000, "burst": 10000}})";
+  }
+  void TearDown() override {
+    users_.clear();
+    if (server_.running()) {
+      EXPECT_EQ(server_.Stop(kStartWait), 0) << "holdfastd did not exit cleanly";
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  void StartServer(bool tls = false, const std::string& listen = "127.0.0.1:0") {
+    testing::HoldfastdOptions o;
+    o.binary = HOLDFASTD_PATH;
+    o.data_dir = dir_ + "/server";
+    o.codes_file = dir_ + "/codes.txt";
+    o.config_file = dir_ + "/config.json";
+    o.tls = tls;
+    o.test_clock = false;
+    o.listen = listen;
+    std::string error;
+    ASSERT_TRUE(server_.Start(o, kStartWait, &error)) << error;
+  }
+
+  std::string Code(const std::string& phone) {
+    std::ifstream in(dir_ + "/codes.txt");
+    std::string line, code;
+    while (std::getline(in, line)) {
+      if (line.starts_with(phone + " ")) {
+        code = line.substr(phone.size() + 1);
+      }
+    }
+    return code;
+  }
+
+  MessengerOptions Options(const std::string& home, const std::string& passphrase = "pw") {
+    MessengerOptions o;
+    o.home = dir_ + "/" + home;
+    o.server_url = server_.url();
+    o.secret.bytes = SecretBytes::Copy(AsBytes(passphrase));
+    o.kdf = kTestKdf;
+    o.timeout = milliseconds(5000);
+    return o;
+  }
+
+  // User opens (or reopens) a device by its home name.
+  Messenger& User(const std::string& home) {
+    auto& slot = users_[home];
+    if (!slot) {
+      auto m = Messenger::Open(Options(home));
+      EXPECT_TRUE(m.ok()) << ErrorName(m.code());
+      slot = std::move(m).value();
+    }
+    return *slot;
+  }
+  void Close(const std::string& home) { users_.erase(home); }
+
+  Messenger& Register(const std::string& home, const std::string& phone) {
+    Messenger& m = User(home);
+    auto r = m.Register(phone);
+    EXPECT_TRUE(r.ok()) << PersonError(r.error());
+    auto v = m.Verify(Code(phone));
+    EXPECT_TRUE(v.ok()) << PersonError(v.error());
+    EXPECT_TRUE(m.registered());
+    return m;
+  }
+
+  static std::vector<Event> Receive(Messenger& m) {
+    auto events = m.Receive(kSettle);
+    EXPECT_TRUE(events.ok()) << (events.ok() ? "" : PersonError(events.error()));
+    return events.ok() ? *events : std::vector<Event>{};
+  }
+  static std::vector<std::string> Texts(const std::vector<Event>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) {
+      if (e.kind == Event::Kind::kMessage) {
+        out.push_back(e.message.text);
+      }
+    }
+    return out;
+  }
+  static size_t Count(const std::vector<Event>& events, Event::Kind kind) {
+    return static_cast<size_t>(std::count_if(events.begin(), events.end(),
+                                              [&](const Event& e) { return e.kind == kind; }));
+  }
+
+  std::string dir_;
+  testing::HoldfastdProcess server_;
+  std::map<std::string, std::unique_ptr<Messenger>> users_;
+};
+
+TEST_F(MessengerTest, TwoUsersTalkBothWaysWithReceiptsAndThenSealedSender) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Messenger& alice = Register("alice", "+14155550001");
+  Messenger& bob = Register("bob", "+14155550002");
+
+  // Alice does not know Bob's access key yet: her first message goes signed in.
+  auto first = alice.SendText("+14155550002", "hello bob");
+  ASSERT_TRUE(first.ok()) << PersonError(first.error());
+  EXPECT_FALSE(first->sealed);
+  auto at_bob = Receive(bob);
+  ASSERT_EQ(Texts(at_bob), std::vector<std::string>{"hello bob"});
+  EXPECT_EQ(at_bob[0].message.sender, "+14155550001");
+  EXPECT_FALSE(at_bob[0].message.sealed);
+
+  // Bob learned Alice's access key from it: his answer is sealed, the server sees no sender.
+  auto reply = bob.SendText("+14155550001", "hi alice");
+  ASSERT_TRUE(reply.ok());
+  EXPECT_TRUE(reply->sealed);
+  auto at_alice = Receive(alice);
+  ASSERT_EQ(Texts(at_alice), std::vector<std::string>{"hi alice"});
+  EXPECT_TRUE(std::find_if(at_alice.begin(), at_alice.end(), [](const Event& e) {
+                return e.kind == Event::Kind::kMessage && e.message.sealed &&
+                       e.message.sender == "+14155550002";
+              }) != at_alice.end());
+  // Bob's device sent a delivery receipt for "hello bob".
+  EXPECT_EQ(Count(at_alice, Event::Kind::kDelivered), 1u);
+  auto history = alice.History("+14155550002");
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 2u);
+  EXPECT_TRUE((*history)[0].outgoing);
+  EXPECT_EQ((*history)[0].status, Message::Status::kDelivered);
+
+  // Alice reads Bob's message: Bob gets a read receipt.
+  ASSERT_TRUE(alice.MarkRead("+14155550002").ok());
+  auto convs = alice.Conversations();
+  ASSERT_TRUE(convs.ok());
+  ASSERT_EQ(convs->size(), 1u);
+  EXPECT_EQ((*convs)[0].unread, 0u);
+  auto receipts = Receive(bob);
+  EXPECT_EQ(Count(receipts, Event::Kind::kDelivered), 1u);
+  EXPECT_EQ(Count(receipts, Event::Kind::kRead), 1u);
+  auto bob_history = bob.History("+14155550001");
+  ASSERT_TRUE(bob_history.ok());
+  ASSERT_EQ(bob_history->size(), 2u);
+  EXPECT_EQ((*bob_history)[1].status, Message::Status::kRead);
+
+  // Now Alice's messages are sealed too, and both sides see the same safety number.
+  auto sealed = alice.SendText("+14155550002", "sealed now");
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_TRUE(sealed->sealed);
+  EXPECT_EQ(Texts(Receive(bob)), std::vector<std::string>{"sealed now"});
+  auto sa = alice.SafetyNumber("+14155550002");
+  auto sb = bob.SafetyNumber("+14155550001");
+  ASSERT_TRUE(sa.ok() && sb.ok());
+  EXPECT_EQ(sa->displayable.size(), 60u);
+  EXPECT_EQ(sa->displayable, sb->displayable);
+}
+
+TEST_F(MessengerTest, OfflineMessagesArriveInOrderExactlyOnce) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Messenger& alice = Register("alice", "+14155550011");
+  Register("bob", "+14155550012");
+  Close("bob");  // offline
+  std::vector<std::string> sent;
+  for (int i = 0; i < 12; ++i) {
+    sent.push_back("offline " + std::to_string(i));
+    ASSERT_TRUE(alice.SendText("+14155550012", sent.back()).ok());
+  }
+  Messenger& bob = User("bob");
+  EXPECT_EQ(Texts(Receive(bob)), sent);
+  EXPECT_TRUE(Texts(Receive(bob)).empty()) << "acked messages must not come back";
+  auto history = bob.History("+14155550011");
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(history->size(), sent.size());
+}
+
+TEST_F(MessengerTest, AGroupOfThreeAndARemovalThatRotatesTheSenderKey) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Messenger& alice = Register("alice", "+14155550021");
+  Messenger& bob = Register("bob", "+14155550022");
+  Messenger& carol = Register("carol", "+14155550023");
+  auto group = alice.CreateGroup("friends", {"+14155550022", "+14155550023"});
+  ASSERT_TRUE(group.ok()) << PersonError(group.error());
+  ASSERT_TRUE(alice.SendGroupText(*group, "hi all").ok());
+  EXPECT_EQ(Texts(Receive(bob)), std::vector<std::string>{"hi all"});
+  EXPECT_EQ(Texts(Receive(carol)), std::vector<std::string>{"hi all"});
+  // Members who never talked before reach each other through the group.
+  auto from_bob = bob.SendGroupText(*group, "bob here");
+  ASSERT_TRUE(from_bob.ok()) << PersonError(from_bob.error());
+  EXPECT_EQ(Texts(Receive(alice)), std::vector<std::string>{"bob here"});
+  EXPECT_EQ(Texts(Receive(carol)), std::vector<std::string>{"bob here"});
+  auto groups = carol.Groups();
+  ASSERT_TRUE(groups.ok());
+  ASSERT_EQ(groups->size(), 1u);
+  EXPECT_EQ((*groups)[0].name, "friends");
+  EXPECT_EQ((*groups)[0].members.size(), 2u);
+
+  // Before the removal, Carol holds Alice's current sender key: a message Alice's store
+  // encrypts now opens with Carol's store. After it, it must not.
+  const auto alice_account = [&] {
+    auto contacts = bob.Contacts();
+    for (const auto& c : *contacts) {
+      if (c.phone == "+14155550021") {
+        return c.account_id;
+      }
+    }
+    return std::string();
+  }();
+  ASSERT_EQ(alice_account.size(), 16u);
+  const std::string alice_addr = HexEncode(AsBytes(alice_account)) + ".1";
+  auto carol_can_read_alice = [&]() -> bool {
+    Close("alice");
+    Close("carol");
+    crypto::SystemRng rng;
+    auto a = LocalStore::Open(dir_ + "/alice/holdfast.db",
+                              StoreSecret{StoreSecret::Kind::kPassphrase,
+                                          SecretBytes::Copy(AsBytes("pw"))});
+    auto c = LocalStore::Open(dir_ + "/carol/holdfast.db",
+                              StoreSecret{StoreSecret::Kind::kPassphrase,
+                                          SecretBytes::Copy(AsBytes("pw"))});
+    EXPECT_TRUE(a.ok() && c.ok());
+    auto a_proto = signal::NewProtocolStore(**a);
+    auto c_proto = signal::NewProtocolStore(**c);
+    // Alice's store encrypts a probe (not sent anywhere; it rolls her chain forward, which
+    // a receiver tolerates).
+    auto probe = signal::GroupEncrypt(*a_proto, *group, alice_addr, AsBytes("probe"), rng);
+    EXPECT_TRUE(probe.ok());
+    c_proto->Begin().ok();
+    auto opened = signal::GroupDecrypt(*c_proto, *group, alice_addr, *probe);
+    c_proto->Rollback();
+    return opened.ok();
+  };
+  EXPECT_TRUE(carol_can_read_alice()) << "the check itself must see a shared key";
+
+  Messenger& alice2 = User("alice");
+  ASSERT_TRUE(alice2.RemoveMembers(*group, {"+14155550023"}).ok());
+  ASSERT_TRUE(alice2.SendGroupText(*group, "without carol").ok());
+  EXPECT_EQ(Texts(Receive(bob)), std::vector<std::string>{"without carol"});
+  Messenger& carol2 = User("carol");
+  auto at_carol = Receive(carol2);
+  EXPECT_TRUE(Texts(at_carol).empty());
+  EXPECT_EQ(Count(at_carol, Event::Kind::kGroupUpdated), 1u);
+  EXPECT_EQ(carol2.SendGroupText(*group, "still here?").code(), ErrorCode::kNotFound);
+  EXPECT_FALSE(carol_can_read_alice()) << "Carol still holds Alice's sender key";
+}
+
+TEST_F(MessengerTest, AChangedSafetyNumberStopsSendingUntilTrusted) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Messenger& alice = Register("alice", "+14155550031");
+  Register("bob", "+14155550032");
+  ASSERT_TRUE(alice.SendText("+14155550032", "before").ok());
+  EXPECT_EQ(Texts(Receive(User("bob"))), std::vector<std::string>{"before"});
+  auto before = alice.SafetyNumber("+14155550032");
+  ASSERT_TRUE(before.ok());
+
+  // Bob reinstalls: a new device registers the same number with a new identity key.
+  Close("bob");
+  Messenger& bob2 = Register("bob-new", "+14155550032");
+  ASSERT_TRUE(bob2.SendText("+14155550031", "new phone").ok());
+  auto at_alice = Receive(alice);
+  EXPECT_EQ(Texts(at_alice), std::vector<std::string>{"new phone"});
+  EXPECT_EQ(Count(at_alice, Event::Kind::kIdentityChanged), 1u);
+
+  auto refused = alice.SendText("+14155550032", "are you really bob?");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.code(), ErrorCode::kUntrustedIdentity);
+  EXPECT_NE(PersonError(refused.error()).find("safety number changed"), std::string::npos);
+  auto contacts = alice.Contacts();
+  ASSERT_TRUE(contacts.ok());
+  EXPECT_TRUE((*contacts)[0].identity_changed);
+  auto after = alice.SafetyNumber("+14155550032");
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(after->displayable, before->displayable);
+  auto bobs_view = bob2.SafetyNumber("+14155550031");
+  ASSERT_TRUE(bobs_view.ok());
+  EXPECT_EQ(after->displayable, bobs_view->displayable);
+
+  ASSERT_TRUE(alice.Trust("+14155550032").ok());
+  ASSERT_TRUE(alice.SendText("+14155550032", "verified").ok());
+  EXPECT_EQ(Texts(Receive(bob2)), std::vector<std::string>{"verified"});
+}
+
+TEST_F(MessengerTest, AWrongPassphraseIsAClearErrorAndNothingIsLost) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Register("alice", "+14155550041");
+  Close("alice");
+  auto wrong = Messenger::Open(Options("alice", "not the passphrase"));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.code(), kWrongSecret);
+  EXPECT_EQ(PersonError(wrong.error()), "wrong passphrase or key file");
+  EXPECT_TRUE(User("alice").registered());
+  // A second process on the same home is refused while the first holds it.
+  auto second = Messenger::Open(Options("alice"));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.code(), ErrorCode::kUnavailable);
+}
+
+TEST_F(MessengerTest, TheServerRestartsMidConversation) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  const std::string listen = "127.0.0.1:" + std::to_string(server_.port());
+  Messenger& alice = Register("alice", "+14155550051");
+  Messenger& bob = Register("bob", "+14155550052");
+  ASSERT_TRUE(alice.SendText("+14155550052", "one").ok());
+  ASSERT_EQ(server_.Stop(kStartWait), 0);
+
+  auto down = alice.SendText("+14155550052", "lost?");
+  ASSERT_FALSE(down.ok());
+  EXPECT_EQ(down.code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(PersonError(down.error()), "server unreachable");
+  auto history = alice.History("+14155550052");
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 2u);
+  EXPECT_EQ(history->back().status, Message::Status::kFailed);
+
+  ASSERT_NO_FATAL_FAILURE(StartServer(false, listen));
+  ASSERT_TRUE(alice.SendText("+14155550052", "two").ok());
+  EXPECT_EQ(Texts(Receive(bob)), (std::vector<std::string>{"one", "two"}));
+  ASSERT_TRUE(bob.SendText("+14155550051", "got both").ok());
+  EXPECT_EQ(Texts(Receive(alice)), std::vector<std::string>{"got both"});
+}
+
+TEST_F(MessengerTest, TheTlsCertificateIsPinnedAtFirstContact) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(/*tls=*/true));
+  const std::string listen = "127.0.0.1:" + std::to_string(server_.port());
+  Messenger& alice = Register("alice", "+14155550061");
+  EXPECT_EQ(alice.server_pin(), server_.fingerprint());
+  Register("bob", "+14155550062");
+  ASSERT_TRUE(alice.SendText("+14155550062", "over tls").ok());
+  EXPECT_EQ(Texts(Receive(User("bob"))), std::vector<std::string>{"over tls"});
+
+  // The server comes back with another certificate: the client refuses to talk to it.
+  ASSERT_EQ(server_.Stop(kStartWait), 0);
+  std::filesystem::remove(dir_ + "/server/tls/cert.pem");
+  std::filesystem::remove(dir_ + "/server/tls/key.pem");
+  ASSERT_NO_FATAL_FAILURE(StartServer(true, listen));
+  ASSERT_NE(server_.fingerprint(), alice.server_pin());
+  auto refused = alice.SendText("+14155550062", "to an impostor?");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.code(), ErrorCode::kAuthenticationFailed);
+  EXPECT_NE(PersonError(refused.error()).find("pinned"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace holdfast::client
