@@ -974,11 +974,9 @@ class Messenger::Impl {
 
   Result<std::vector<Event>> Receive(std::chrono::milliseconds wait) {
     HF_RETURN_IF_ERROR(RequireRegistered());
-    // A fresh sign-in, so the server pushes the whole queue and then queue_empty.
-    if (conn_) {
-      conn_->Close();
-      conn_.reset();
-    }
+    // Signing in makes the server push the whole queue and then queue_empty; on a
+    // connection that already drained it, new envelopes are pushed as they arrive.
+    bool reused = conn_ != nullptr && !conn_->closed();
     HF_ASSIGN_OR_RETURN(wire::Client * c, Authenticated());
     std::vector<Event> events;
     std::vector<std::string> acks;
@@ -996,6 +994,9 @@ class Messenger::Impl {
     };
     const auto start = std::chrono::steady_clock::now();
     std::optional<std::chrono::steady_clock::time_point> drained_at;
+    if (queue_drained_) {
+      drained_at = start;
+    }
     for (size_t n = 0; n < kMaxEnvelopesPerReceive; ++n) {
       const auto now = std::chrono::steady_clock::now();
       std::chrono::milliseconds budget;
@@ -1013,11 +1014,22 @@ class Messenger::Impl {
         if (push.code() == wire::kWaitTimedOut) {
           break;
         }
+        if (reused) {
+          // The kept connection was closed by the server meanwhile (e.g. a restart): sign
+          // in again, which pushes the queue from the start.
+          reused = false;
+          conn_.reset();
+          acks.clear();  // unacked envelopes come again; seen ones are only acked
+          HF_ASSIGN_OR_RETURN(c, Authenticated());
+          drained_at.reset();
+          continue;
+        }
         HF_RETURN_IF_ERROR(flush_acks());
         return Error{ErrorCode::kUnavailable, "server unreachable"};
       }
       if (push->has_queue_empty()) {
         drained_at = std::chrono::steady_clock::now();
+        queue_drained_ = true;
         continue;
       }
       if (!push->has_envelope()) {
