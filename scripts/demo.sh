@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job (`make run`) until the client exists: holdfastd on its embedded default (SQLite,
-# TLS with a certificate made on first start) carrying traffic between registered devices; the
-# crypto layer's demo; then lawful disclosure on the same data: a court's signed orders
+# The main job (`make run`): holdfastd on its embedded default (SQLite, TLS with a certificate
+# made on first start); three people chat with the holdfast client, 1:1 and in a group, and the
+# server's database is searched for their messages (none is there); the crypto layer's demo;
+# then lawful disclosure on the same data: a court's signed orders
 # decided (one package sealed to the court, content refused, a forgery rejected), every
 # decision logged, the report published over HTTP on loopback, recomputed by the auditor, then
 # edited and caught. Usage: scripts/demo.sh BUILD_DIR
@@ -15,7 +16,8 @@ HOLDFASTD_PID=""
 trap '[ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null;
       [ -n "$HOLDFASTD_PID" ] && kill "$HOLDFASTD_PID" 2>/dev/null; rm -rf "$work"' EXIT
 
-echo "Holdfast server demo"
+field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+echo "Holdfast demo: a live end-to-end encrypted conversation"
 echo
 echo "1. holdfastd starts with no configuration: SQLite and a TLS certificate in its data dir"
 "$bin/holdfastd" --data "$work/server" --listen 127.0.0.1:0 --dev-codes "$work/codes" \
@@ -32,26 +34,76 @@ port=${url##*:}
 echo "  GET /healthz over TLS: $(curl -sk "https://127.0.0.1:$port/healthz")"
 
 echo
-echo "2. Four devices register (codes from the development code file), sign in over TLS with"
-echo "   the pinned certificate, and two pairs exchange 50 end-to-end-sized envelopes each;"
-echo "   every envelope is stored durably before the sender's ack and deleted after the"
-echo "   recipient's"
-"$bin/hf-load" --server "$url" --pin "$pin" --codes "$work/codes" --pairs 2 --messages 50 \
-  --window 4 --json > "$work/load.json"
-python3 - "$work/load.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-print("  delivered %d of 100, errors %d, p50 %.1f ms, p99 %.1f ms" %
-      (r["delivered"], r["errors"], r["p50_ms"], r["p99_ms"]))
+echo "2. Three people register with the holdfast client (codes from the development code"
+echo "   file) and chat over TLS. Each client pins the server's certificate at first contact."
+export HOLDFAST_PASSPHRASE="demo passphrase"  # unlocks each client's encrypted local store
+declare -A phone=([alice]=+14155550101 [bob]=+14155550102 [carol]=+14155550103)
+hf() { local who=$1; shift; "$bin/holdfast" --home "$work/$who" --server "$url" --device-name "$who's laptop" "$@"; }
+say() { printf '  %-6s $ holdfast %s\n' "$1" "$2"; }
+for who in alice bob carol; do
+  hf "$who" register "${phone[$who]}" > /dev/null
+  code=$(grep "^${phone[$who]} " "$work/codes" | tail -1 | cut -d' ' -f2)
+  hf "$who" --json verify "$code" | field "'  %-6s registered %s, server pinned %s...' % ('$who', d['registered'], d['server_pin'][:16])"
+done
+echo "  (the server printed fingerprint ${pin:0:16}...)"
+texts=("Hi Bob, lunch at noon on Friday?" "Yes! The usual place near the river."
+       "Weekend plan: hike up Mount Tamalpais, 8am." "Count me in, I'll bring coffee."
+       "Carol is out of the group now; new key from here on." "This one waits encrypted in the queue until Carol comes online.")
+echo
+echo "  Alice writes to Bob; her first message is signed in (she does not know Bob's access key yet)"
+say alice "send ${phone[bob]} \"${texts[0]}\""; hf alice send "${phone[bob]}" "${texts[0]}" | sed 's/^/           /'
+say bob "receive"; hf bob receive --wait 0.3 | sed 's/^/           /'
+echo "  Bob answers; Alice's message carried her access key, so his reply goes with sealed sender"
+say bob "send ${phone[alice]} \"${texts[1]}\""; hf bob send "${phone[alice]}" "${texts[1]}" | sed 's/^/           /'
+say alice "receive"; hf alice receive --wait 0.3 | sed 's/^/           /'
+echo "  Both compare the same safety number (out of band, e.g. in person):"
+a_sn=$(hf alice --json safety-number "${phone[bob]}" | field "d['safety_number']")
+b_sn=$(hf bob --json safety-number "${phone[alice]}" | field "d['safety_number']")
+echo "           alice sees ${a_sn:0:30}..., bob sees ${b_sn:0:30}... $([ "$a_sn" = "$b_sn" ] && echo '(equal)' || { echo 'DIFFERENT: bug' >&2; exit 1; })"
+hf alice trust "${phone[bob]}" | sed 's/^/           /'
+echo
+echo "  A group with Sender Keys"
+say alice "group create weekend ${phone[bob]} ${phone[carol]}"
+gid=$(hf alice group create weekend "${phone[bob]}" "${phone[carol]}")
+echo "           group $gid"
+say alice "group send $gid \"${texts[2]}\""; hf alice group send "$gid" "${texts[2]}" | sed 's/^/           /'
+say carol "receive"; hf carol receive --wait 0.3 | sed 's/^/           /'
+say carol "group send $gid \"${texts[3]}\""; hf carol group send "$gid" "${texts[3]}" | sed 's/^/           /'
+say bob "receive"; hf bob receive --wait 0.3 | sed 's/^/           /'
+echo "  Alice removes Carol: Alice's sender key is replaced, so Carol cannot read what follows"
+say alice "group remove $gid ${phone[carol]}"; hf alice group remove "$gid" "${phone[carol]}"
+say alice "group send $gid \"${texts[4]}\""; hf alice group send "$gid" "${texts[4]}" | sed 's/^/           /'
+say bob "receive"; hf bob receive --wait 0.3 | sed 's/^/           /'
+say carol "receive"; hf carol receive --wait 0.3 | sed 's/^/           /'
+say alice "send ${phone[carol]} \"${texts[5]}\""; hf alice send "${phone[carol]}" "${texts[5]}" | sed 's/^/           /'
+echo
+echo "3. What the server holds: look for every message above in its database files"
+python3 - "$work/server" "${texts[@]}" <<'PY'
+import base64, glob, os, sqlite3, sys
+root, texts = sys.argv[1], sys.argv[2:]
+blob = b""
+for path in glob.glob(os.path.join(root, "holdfast.db*")):
+    blob += open(path, "rb").read()
+print("  %d bytes in %s" % (len(blob), ", ".join(sorted(os.path.basename(p) for p in glob.glob(os.path.join(root, "holdfast.db*"))))))
+found = 0
+for t in texts:
+    b = t.encode()
+    for form in (b, b.hex().encode(), base64.b64encode(b)):
+        if form in blob:
+            found += 1
+print("  plaintexts found (raw, hex or base64): %d of %d messages" % (found, len(texts)))
+db = sqlite3.connect("file:" + os.path.join(root, "holdfast.db") + "?mode=ro", uri=True)
+rows = db.execute("select count(*) from envelopes").fetchone()[0]
+row = db.execute("select content from envelopes limit 1").fetchone()
+print("  envelopes still queued: %d; one of them begins %s... (sealed sender v1: 0x11, then ciphertext)" %
+      (rows, row[0][:24].hex() if row else "-"))
+for t in ("accounts", "devices", "ip_records"):
+    print("  %-10s %d rows" % (t, db.execute("select count(*) from " + t).fetchone()[0]))
+if found:
+    sys.exit("  the server holds plaintext: this is a bug")
 PY
+say carol "receive"; hf carol receive --wait 0.3 | sed 's/^/           /'
 echo "  metrics: $(curl -sk "https://127.0.0.1:$port/metrics" | grep -E '^holdfast_envelopes_(in|out)_total' | tr '\n' ' ')"
-echo "  rows in the server's database afterwards: $(python3 - "$work/server/holdfast.db" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-print(", ".join("%s %d" % (t, db.execute("select count(*) from " + t).fetchone()[0])
-                for t in ("accounts", "devices", "one_time_pre_keys", "envelopes", "ip_records")))
-PY
-)"
 kill -TERM "$HOLDFASTD_PID"
 wait "$HOLDFASTD_PID" || true
 HOLDFASTD_PID=""
@@ -65,7 +117,6 @@ echo "Holdfast lawful disclosure demo (on the same data directory)"
 echo
 data=$work/server
 A() { "$bin/holdfast-admin" --data "$data" "$@"; }
-field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 echo "1. A court makes its keys; the operator registers it and adopts a policy (both logged)"
 keys=$("$bin/hf-order" keygen --out "$work/court")
 A authorities add --id us-sdny --name "U.S. District Court, S.D.N.Y." --country US --kind court \
@@ -80,7 +131,7 @@ P
 A policy set "$work/policy.json" | field "'  policy version %d adopted, log index %d' % (d['policy']['version'], d['log_index'])"
 echo
 echo "2. Three signed orders naming a user who chatted above"
-suspect=$(head -1 "$work/codes" | cut -d' ' -f1)
+suspect=${phone[alice]}
 now=$(date -u +%s)
 iso() { date -u -d "@$(( now + $1 ))" +%Y-%m-%dT%H:%M:%SZ; }
 order() {  # order ID DATA_JSON

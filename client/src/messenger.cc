@@ -14,7 +14,10 @@
 #include "content.h"
 #include "holdfast/common/encoding.h"
 #include "holdfast/common/phone.h"
+#include "holdfast/crypto/aead.h"
 #include "holdfast/crypto/certificate.h"
+#include "holdfast/crypto/hash.h"
+#include "holdfast/crypto/xeddsa.h"
 #include "holdfast/crypto/ed25519.h"
 #include "holdfast/crypto/random.h"
 #include "holdfast/signal/messenger.h"
@@ -38,7 +41,14 @@ constexpr char kConversationTable[] = "conversation";
 constexpr char kGroupTable[] = "group";
 constexpr char kSeenTable[] = "seen";
 constexpr char kOutgoingTable[] = "outgoing";  // sender timestamp -> conversation and key
+constexpr char kLinkTable[] = "link";  // link codes shown, waiting for the new device
 constexpr char kSelf[] = "self";
+
+// Linking (docs/client.md "Linking a device"): provisioning envelopes start with this magic.
+constexpr std::string_view kProvisionMagic{"HFPROV1\0", 8};
+constexpr size_t kLinkSecretBytes = 16;
+constexpr int64_t kLinkValidMs = 10 * 60 * 1000;
+constexpr size_t kProvisionNonceBytes = 24;
 
 constexpr uint32_t kPreKeysPerUpload = 100;        // the server's per-request limit
 constexpr uint32_t kPreKeyRefillBelow = 20;         // refill when the server holds fewer
@@ -189,6 +199,49 @@ Message ToMessage(const local::Message& m, const std::string& key) {
   out.notice = m.notice();
   out.id = key;
   return out;
+}
+
+
+bool IsProvision(std::string_view content) { return content.starts_with(kProvisionMagic); }
+
+Bytes ProvisionAad(std::string_view direction, std::string_view account_id, uint32_t device) {
+  Bytes aad(kProvisionMagic.begin(), kProvisionMagic.end());
+  aad.insert(aad.end(), direction.begin(), direction.end());
+  aad.insert(aad.end(), account_id.begin(), account_id.end());
+  for (int i = 3; i >= 0; --i) {
+    aad.push_back(static_cast<uint8_t>(device >> (8 * i)));
+  }
+  return aad;
+}
+
+Result<Secret<crypto::kAeadKeyBytes>> ProvisionKey(ByteSpan secret) {
+  Secret<crypto::kAeadKeyBytes> key;
+  HF_RETURN_IF_ERROR(
+      crypto::HkdfSha256(secret, {}, AsBytes("holdfast/provision/v1"), key.mutable_span()));
+  return key;
+}
+
+Result<std::string> SealProvision(ByteSpan secret, ByteSpan aad, ByteSpan plaintext, Rng& rng) {
+  HF_ASSIGN_OR_RETURN(const auto key, ProvisionKey(secret));
+  Bytes nonce(kProvisionNonceBytes);
+  rng.Fill(nonce);
+  HF_ASSIGN_OR_RETURN(const Bytes sealed, crypto::AeadSeal(crypto::AeadAlgorithm::kXChaCha20Poly1305,
+                                                           key.span(), nonce, aad, plaintext));
+  std::string out(kProvisionMagic);
+  out.append(nonce.begin(), nonce.end());
+  out.append(sealed.begin(), sealed.end());
+  return out;
+}
+
+Result<SecretBytes> OpenProvision(ByteSpan secret, ByteSpan aad, std::string_view content) {
+  if (!IsProvision(content) || content.size() < kProvisionMagic.size() + kProvisionNonceBytes) {
+    return Error{ErrorCode::kMalformed, "provisioning message"};
+  }
+  HF_ASSIGN_OR_RETURN(const auto key, ProvisionKey(secret));
+  const ByteSpan body = AsBytes(content).subspan(kProvisionMagic.size());
+  return crypto::AeadOpen(crypto::AeadAlgorithm::kXChaCha20Poly1305, key.span(),
+                          body.first(kProvisionNonceBytes), aad,
+                          body.subspan(kProvisionNonceBytes));
 }
 
 }  // namespace
@@ -639,11 +692,7 @@ class Messenger::Impl {
     Recipient r;
     r.account_id = account_.account_id();
     r.own = true;
-    for (uint32_t d : account_.own_devices()) {
-      local::Device dev;
-      dev.set_id(d);
-      r.devices.push_back(dev);
-    }
+    r.devices.assign(account_.own_devices().begin(), account_.own_devices().end());
     HF_ASSIGN_OR_RETURN(const auto local, Identity());
     r.identity = local.identity.public_key;
     return r;
@@ -654,7 +703,7 @@ class Messenger::Impl {
     if (r.own) {
       account_.clear_own_devices();
       for (const auto& d : r.devices) {
-        account_.add_own_devices(d.id());
+        *account_.add_own_devices() = d;
       }
       return SaveAccount();
     }
@@ -1062,6 +1111,17 @@ class Messenger::Impl {
       const std::string when = std::to_string(NowMs());
       return store_->Put(kSeenTable, id_hex, AsBytes(when));
     };
+    if (env.type() == wpb::CIPHERTEXT && IsProvision(env.content())) {
+      // A device being linked to our account. Anything that is not a valid request for a
+      // link code we showed is dropped.
+      return Tx<void>(*store_, [&]() -> Result<void> {
+        if (auto r = HandleProvisionRequest(env, events); !r.ok() &&
+            r.code() == ErrorCode::kStorageFailure) {
+          return r.error();
+        }
+        return mark_seen();
+      });
+    }
     if (env.type() == wpb::SERVER_NOTICE) {
       return Tx<void>(*store_, [&]() -> Result<void> {
         local::Message m;
@@ -1138,9 +1198,9 @@ class Messenger::Impl {
 
     // The contact (or, for our own devices, the account) learns this device.
     if (own) {
-      if (std::find(account_.own_devices().begin(), account_.own_devices().end(),
-                    sender.device_id) == account_.own_devices().end()) {
-        account_.add_own_devices(sender.device_id);
+      if (std::none_of(account_.own_devices().begin(), account_.own_devices().end(),
+                       [&](const local::Device& d) { return d.id() == sender.device_id; })) {
+        account_.add_own_devices()->set_id(sender.device_id);
         HF_RETURN_IF_ERROR(SaveAccount());
       }
     } else {
@@ -1346,9 +1406,10 @@ class Messenger::Impl {
         continue;  // a receipt from someone the message did not go to
       }
       auto& list = read ? *m->mutable_read_by() : *m->mutable_delivered_to();
-      if (std::find(list.begin(), list.end(), from.phone) == list.end()) {
-        list.Add(std::string(from.phone));
+      if (std::find(list.begin(), list.end(), from.phone) != list.end()) {
+        continue;  // another device of the same person confirmed it already
       }
+      list.Add(std::string(from.phone));
       const auto status = read ? local::Message::READ : local::Message::DELIVERED;
       if (m->status() < status || m->status() == local::Message::FAILED) {
         m->set_status(status);
@@ -1874,6 +1935,314 @@ class Messenger::Impl {
     return out;
   }
 
+
+  // --- Linked devices -----------------------------------------------------------------
+
+  Result<std::string> CreateLinkCode() {
+    HF_RETURN_IF_ERROR(RequireRegistered());
+    wpb::Request r;
+    r.mutable_create_link_code();
+    HF_ASSIGN_OR_RETURN(const wpb::Response res, Call(std::move(r)));
+    local::PendingLink link;
+    link.set_code(res.create_link_code().code());
+    std::string secret(kLinkSecretBytes, '\0');
+    rng_.Fill(MutableByteSpan(reinterpret_cast<uint8_t*>(secret.data()), secret.size()));
+    link.set_secret(secret);
+    link.set_expires_ms(std::min(res.create_link_code().expires_at_ms(), NowMs() + kLinkValidMs));
+    HF_RETURN_IF_ERROR(PutRecord(*store_, kLinkTable, link.code(), link));
+    std::string shown = link.code() + "-" + HexEncode(AsBytes(secret));
+    WipeString(secret);
+    return shown;
+  }
+
+  // HandleProvisionRequest answers a new device of ours that proves it holds a link
+  // secret we showed: it gets the account's identity key pair, sealed under that secret.
+  Result<void> HandleProvisionRequest(const wpb::Envelope& env, std::vector<Event>* events) {
+    if (env.source_account() != account_.account_id() || env.source_device() == 0 ||
+        env.source_device() == account_.device_id()) {
+      return Error{ErrorCode::kAuthenticationFailed, "provisioning from elsewhere"};
+    }
+    const uint32_t device = env.source_device();
+    HF_ASSIGN_OR_RETURN(auto links, store_->Entries(kLinkTable));
+    for (auto& e : links) {
+      local::PendingLink link;
+      if (!link.ParseFromArray(e.value.data(), static_cast<int>(e.value.size()))) {
+        continue;
+      }
+      if (link.expires_ms() < NowMs()) {
+        HF_RETURN_IF_ERROR(store_->Delete(kLinkTable, e.key));
+        continue;
+      }
+      const Bytes aad = ProvisionAad("request", account_.account_id(), device);
+      auto opened = OpenProvision(AsBytes(link.secret()), aad, env.content());
+      if (!opened.ok()) {
+        continue;
+      }
+      cpb::ProvisionRequest req;
+      if (!req.ParseFromArray(opened->data(), static_cast<int>(opened->size())) ||
+          req.device_id() != device || req.registration_id() == 0 ||
+          req.registration_id() > wire::kMaxRegistrationId) {
+        return Error{ErrorCode::kMalformed, "provisioning request"};
+      }
+      HF_RETURN_IF_ERROR(store_->Delete(kLinkTable, e.key));  // single use
+      HF_ASSIGN_OR_RETURN(const signal::LocalIdentity local, Identity());
+      cpb::ProvisionMessage p;
+      const ByteSpan priv = local.identity.private_key.Serialize();
+      p.set_identity_private(std::string(priv.begin(), priv.end()));
+      p.set_identity_public(KeyString(local.identity.public_key));
+      p.set_phone(account_.phone());
+      p.set_access_key(account_.access_key());
+      p.set_server_certificate_key(account_.server_certificate_key());
+      p.set_server_certificate_key_id(account_.server_certificate_key_id());
+      auto* me = p.add_own_devices();
+      me->set_id(account_.device_id());
+      me->set_registration_id(local.registration_id);
+      Recipient own;
+      HF_ASSIGN_OR_RETURN(own, OwnRecipient());
+      std::erase_if(own.devices, [&](const local::Device& d) { return d.id() == device; });
+      for (const auto& d : own.devices) {
+        auto* o = p.add_own_devices();
+        o->set_id(d.id());
+        o->set_registration_id(d.registration_id());
+      }
+      std::string plain = p.SerializeAsString();
+      auto sealed = SealProvision(AsBytes(link.secret()),
+                                  ProvisionAad("response", account_.account_id(), device),
+                                  AsBytes(plain), rng_);
+      WipeString(plain);
+      if (!sealed.ok()) {
+        return sealed.error();
+      }
+      local::Device fresh;
+      fresh.set_id(device);
+      fresh.set_registration_id(req.registration_id());
+      own.devices.push_back(fresh);
+      HF_RETURN_IF_ERROR(SendRaw(own, *sealed));
+      HF_RETURN_IF_ERROR(SaveRecipient(own));
+      local::Message notice;
+      notice.set_conversation("devices");
+      notice.set_text("Device " + std::to_string(device) + " (" + req.name() +
+                      ") was linked to this account.");
+      notice.set_notice(true);
+      notice.set_timestamp(NowMs());
+      notice.set_received_ms(NowMs());
+      HF_ASSIGN_OR_RETURN(const local::Message stored, StoreMessage(notice, true));
+      Event ev;
+      ev.kind = Event::Kind::kDeviceLinked;
+      ev.conversation = "devices";
+      ev.message = ToMessage(stored, HexEncode(AsBytes(env.id())));
+      events->push_back(std::move(ev));
+      return Ok();
+    }
+    return Error{ErrorCode::kAuthenticationFailed, "no link code matches"};
+  }
+
+  // SendRaw sends `content` as a plain CIPHERTEXT envelope to every other device of our
+  // account (the server wants them all named), learning registration ids from bundles.
+  Result<void> SendRaw(Recipient& own, const std::string& content) {
+    for (int attempt = 0; attempt < kSendAttempts; ++attempt) {
+      if (std::any_of(own.devices.begin(), own.devices.end(),
+                      [](const local::Device& d) { return d.registration_id() == 0; })) {
+        wpb::Request b;
+        b.mutable_get_bundles()->set_account_id(own.account_id);
+        b.mutable_get_bundles()->set_device_id(0);
+        auto bundles = Call(std::move(b));
+        if (bundles.ok()) {
+          for (const auto& bundle : bundles->get_bundles().bundles()) {
+            for (auto& d : own.devices) {
+              if (d.id() == bundle.device_id() && d.registration_id() == 0) {
+                d.set_registration_id(bundle.registration_id());
+              }
+            }
+          }
+        }
+      }
+      wpb::Request req;
+      auto* s = req.mutable_send();
+      s->set_destination(own.account_id);
+      s->set_timestamp(NextTimestamp());
+      for (const auto& d : own.devices) {
+        auto* m = s->add_messages();
+        m->set_device_id(d.id());
+        m->set_registration_id(d.registration_id());
+        m->set_type(wpb::CIPHERTEXT);
+        m->set_content(content);
+      }
+      HF_ASSIGN_OR_RETURN(const wpb::Response res, Exchange(std::move(req), false));
+      if (res.status() == wpb::OK) {
+        return Ok();
+      }
+      if (res.status() != wpb::MISMATCHED_DEVICES) {
+        return StatusError(res);
+      }
+      for (uint32_t extra : res.mismatched_devices().extra()) {
+        std::erase_if(own.devices, [&](const local::Device& d) { return d.id() == extra; });
+      }
+      for (uint32_t missing : res.mismatched_devices().missing()) {
+        own.devices.emplace_back().set_id(missing);
+      }
+    }
+    return Error{ErrorCode::kUnavailable, "our devices kept changing; try again"};
+  }
+
+  // Link makes this (new, empty) device part of the account whose primary showed
+  // `link_string`, waiting up to `wait` for the primary to answer.
+  Result<void> Link(std::string_view link_string, std::chrono::milliseconds wait) {
+    if (!account_.account_id().empty()) {
+      return Error{ErrorCode::kAlreadyExists, "this device is already registered"};
+    }
+    const size_t dash = link_string.find('-');
+    auto secret = dash == std::string_view::npos ? Result<Bytes>(ErrorCode::kInvalidEncoding)
+                                                 : HexDecode(link_string.substr(dash + 1));
+    if (!secret.ok() || secret->size() != kLinkSecretBytes) {
+      return Error{ErrorCode::kInvalidArgument,
+                   "a link code looks like CODE-SECRET, as the other device shows it"};
+    }
+    const std::string code(link_string.substr(0, dash));
+    uint32_t registration_id = 0;
+    if (auto local = protocol_->GetLocalIdentity(); local.ok()) {
+      return Error{ErrorCode::kAlreadyExists, "this device already has keys"};
+    }
+    registration_id = 1 + static_cast<uint32_t>(rng_.Uniform(wire::kMaxRegistrationId));
+    std::string credential(wire::kMinCredentialBytes, '\0');
+    rng_.Fill(MutableByteSpan(reinterpret_cast<uint8_t*>(credential.data()), credential.size()));
+    HF_ASSIGN_OR_RETURN(wire::Client * anon, Anonymous());
+    wpb::Request r;
+    auto* l = r.mutable_link_device();
+    l->set_code(code);
+    l->set_credential(credential);
+    l->set_registration_id(registration_id);
+    l->set_device_name(options_.device_name);
+    auto linked = CallOn(*anon, std::move(r));
+    if (!linked.ok()) {
+      WipeString(credential);
+      if (linked.code() == ErrorCode::kAuthenticationFailed) {
+        return Error{ErrorCode::kAuthenticationFailed, "wrong or expired link code"};
+      }
+      return linked.error();
+    }
+    account_.set_account_id(linked->link_device().account_id());
+    account_.set_device_id(linked->link_device().device_id());
+    account_.set_credential(credential);
+    account_.set_registration_id(registration_id);
+    WipeString(credential);
+    HF_RETURN_IF_ERROR(SaveAccount());
+
+    // Ask the primary, proving we hold the secret it showed.
+    cpb::ProvisionRequest req;
+    req.set_device_id(account_.device_id());
+    req.set_registration_id(registration_id);
+    req.set_name(options_.device_name);
+    HF_ASSIGN_OR_RETURN(const std::string sealed,
+                        SealProvision(*secret,
+                                      ProvisionAad("request", account_.account_id(),
+                                                   account_.device_id()),
+                                      AsBytes(req.SerializeAsString()), rng_));
+    Recipient own;
+    own.account_id = account_.account_id();
+    own.own = true;
+    wpb::Request list;
+    list.mutable_list_devices();
+    HF_ASSIGN_OR_RETURN(const wpb::Response devices, Call(std::move(list)));
+    for (const auto& d : devices.list_devices().devices()) {
+      if (d.device_id() != account_.device_id()) {
+        own.devices.emplace_back().set_id(d.device_id());
+      }
+    }
+    HF_RETURN_IF_ERROR(SendRaw(own, sealed));
+
+    // Wait for the answer; anything else stays queued for later.
+    HF_ASSIGN_OR_RETURN(wire::Client * c, Authenticated());
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    const Bytes aad = ProvisionAad("response", account_.account_id(), account_.device_id());
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto push = c->NextPush(std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now()));
+      if (!push.ok()) {
+        if (push.code() == wire::kWaitTimedOut) {
+          break;
+        }
+        return Error{ErrorCode::kUnavailable, "server unreachable"};
+      }
+      if (!push->has_envelope()) {
+        continue;
+      }
+      const wpb::Envelope& env = push->envelope();
+      if (env.type() != wpb::CIPHERTEXT || env.source_account() != account_.account_id()) {
+        continue;
+      }
+      auto opened = OpenProvision(*secret, aad, env.content());
+      if (!opened.ok()) {
+        continue;
+      }
+      cpb::ProvisionMessage p;
+      const bool parsed = p.ParseFromArray(opened->data(), static_cast<int>(opened->size()));
+      if (!parsed) {
+        return Error{ErrorCode::kMalformed, "provisioning message"};
+      }
+      HF_RETURN_IF_ERROR(ApplyProvision(p, registration_id));
+      wpb::Request ack;
+      ack.mutable_ack()->add_envelope_ids(env.id());
+      (void)CallOn(*c, std::move(ack));
+      return UploadKeys();
+    }
+    return Error{ErrorCode::kUnavailable,
+                 "the other device did not answer: keep it open (holdfast link-code waits) and "
+                 "try again"};
+  }
+
+  Result<void> ApplyProvision(const cpb::ProvisionMessage& p, uint32_t registration_id) {
+    HF_ASSIGN_OR_RETURN(auto priv, crypto::X25519PrivateKey::FromBytes(AsBytes(p.identity_private())));
+    HF_ASSIGN_OR_RETURN(const auto pub, crypto::X25519PublicKey::Parse(AsBytes(p.identity_public())));
+    auto pair = crypto::X25519KeyPair::FromPrivate(std::move(priv));
+    if (!(pair.public_key == pub) || !IsE164(p.phone()) ||
+        p.access_key().size() != wire::kAccessKeyBytes) {
+      return Error{ErrorCode::kMalformed, "provisioning message"};
+    }
+    if (!account_.server_certificate_key().empty() &&
+        account_.server_certificate_key() != p.server_certificate_key()) {
+      return Error{ErrorCode::kAuthenticationFailed,
+                   "the other device knows this server by another key"};
+    }
+    auto applied = Tx<void>(*store_, [&]() -> Result<void> {
+      signal::LocalIdentity local{std::move(pair), registration_id};
+      signal::SignedPreKeyRecord spk{signal::kSignedPreKeyId, crypto::X25519KeyPair::Generate(rng_),
+                                     {}};
+      HF_ASSIGN_OR_RETURN(const auto sig, crypto::XEdDsaSign(local.identity.private_key,
+                                                             spk.key.public_key.Serialize(), rng_));
+      spk.signature = ToBytes(sig);
+      HF_RETURN_IF_ERROR(protocol_->SetLocalIdentity(local));
+      HF_RETURN_IF_ERROR(protocol_->StoreSignedPreKey(spk));
+      HF_RETURN_IF_ERROR(
+          Void(signal::MakeMorePreKeys(*protocol_, rng_, kPreKeysPerUpload)));
+      account_.set_phone(p.phone());
+      account_.set_access_key(p.access_key());
+      account_.set_server_certificate_key(p.server_certificate_key());
+      account_.set_server_certificate_key_id(p.server_certificate_key_id());
+      account_.clear_own_devices();
+      for (const auto& d : p.own_devices()) {
+        auto* o = account_.add_own_devices();
+        o->set_id(d.id());
+        o->set_registration_id(d.registration_id());
+      }
+      return SaveAccount();
+    });
+    return applied;
+  }
+
+  Result<void> RemoveDevice(uint32_t id) {
+    HF_RETURN_IF_ERROR(RequireRegistered());
+    wpb::Request r;
+    r.mutable_remove_device()->set_device_id(id);
+    HF_RETURN_IF_ERROR(Call(std::move(r)));
+    auto* own = account_.mutable_own_devices();
+    own->erase(std::remove_if(own->begin(), own->end(),
+                              [&](const local::Device& d) { return d.id() == id; }),
+               own->end());
+    HF_RETURN_IF_ERROR(protocol_->RemoveSession(Address(account_.account_id(), id)));
+    return SaveAccount();
+  }
+
   Result<std::vector<DeviceEntry>> Devices() {
     HF_RETURN_IF_ERROR(RequireRegistered());
     wpb::Request r;
@@ -1978,6 +2347,11 @@ Result<SendResult> Messenger::SendGroupText(std::string_view group_id, std::stri
 }
 Result<std::vector<Group>> Messenger::Groups() { return impl_->Groups(); }
 Result<std::vector<DeviceEntry>> Messenger::Devices() { return impl_->Devices(); }
+Result<std::string> Messenger::CreateLinkCode() { return impl_->CreateLinkCode(); }
+Result<void> Messenger::Link(std::string_view link_code, std::chrono::milliseconds wait) {
+  return impl_->Link(link_code, wait);
+}
+Result<void> Messenger::RemoveDevice(uint32_t device_id) { return impl_->RemoveDevice(device_id); }
 
 std::string PersonError(const Error& e) {
   const std::string detail = e.detail != nullptr ? e.detail : "";

@@ -101,6 +101,7 @@ struct Event {
     kGroupUpdated,     // a group was created or changed (conversation = "group:<id>")
     kUndecryptable,    // a message could not be decrypted (conversation if known)
     kServerNotice,     // a notice from the server itself (message.text is its JSON)
+    kDeviceLinked,     // a new device joined our account (message.text says which)
   };
   Kind kind = Kind::kMessage;
   std::string conversation;
@@ -163,6 +164,17 @@ class Messenger {
 
   // Devices of our account.
   Result<std::vector<DeviceEntry>> Devices();
+  // CreateLinkCode (on a registered device) returns a code to type on a new device: the
+  // server's single-use link code and a secret the server never sees, "CODE-SECRET". This
+  // device must then Receive while the new one links: it answers the new device's request
+  // with the account's identity key, sealed under the secret.
+  Result<std::string> CreateLinkCode();
+  // Link makes this new device part of an account, with a code from CreateLinkCode, waiting
+  // up to `wait` for the other device's answer; then it uploads its own prekeys.
+  Result<void> Link(std::string_view link_code, std::chrono::milliseconds wait);
+  // RemoveDevice unlinks a device of our account (the primary removes any; a linked device
+  // only itself).
+  Result<void> RemoveDevice(uint32_t device_id);
 
   // The server's TLS certificate fingerprint as pinned ("" for ws://).
   std::string server_pin() const;
