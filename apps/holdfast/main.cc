@@ -11,6 +11,7 @@
 //     safety-number PHONE        the number to compare with the contact
 //     trust PHONE                accept the contact's (new) safety number
 //     group create NAME PHONE... | add ID PHONE... | remove ID PHONE... | send ID TEXT | list
+//     chat                       the full-screen chat: conversations, messages, an input line
 //
 // The local store under --home is encrypted at rest with a passphrase (HOLDFAST_PASSPHRASE,
 // or a prompt) or a key file (--key-file). Errors are one sentence on stderr, then the
@@ -21,6 +22,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <iostream>
@@ -31,6 +33,7 @@
 #include "holdfast/client/local_store.h"
 #include "holdfast/client/messenger.h"
 #include "holdfast/common/error.h"
+#include "tui.h"
 
 namespace client = holdfast::client;
 using holdfast::Error;
@@ -173,6 +176,8 @@ int main(int argc, char** argv) {
   app.add_option("--pin", pin, "the server certificate's SHA-256, when known in advance");
   app.add_option("--key-file", key_file, "unlock the local store with a 32-byte key file");
   app.add_flag("--json", json, "machine-readable output");
+  std::string device_name;
+  app.add_option("--device-name", device_name, "how this device is listed (default: the host)");
 
   std::string phone, code, text, conversation, name, group_id;
   std::vector<std::string> phones;
@@ -198,6 +203,17 @@ int main(int argc, char** argv) {
   safety->add_option("PHONE", phone)->required();
   auto* trust = app.add_subcommand("trust", "accept a contact's safety number");
   trust->add_option("PHONE", phone)->required();
+  double link_wait_s = 120;
+  std::string link_code;
+  uint32_t device_to_remove = 0;
+  auto* link_code_cmd = app.add_subcommand(
+      "link-code", "show a code to link a new device, and wait for it to link");
+  link_code_cmd->add_option("--wait", link_wait_s, "seconds to wait for the new device");
+  auto* link = app.add_subcommand("link", "make this new device part of an account");
+  link->add_option("CODE", link_code, "the code the other device shows")->required();
+  link->add_option("--wait", link_wait_s, "seconds to wait for the other device's answer");
+  auto* unlink = app.add_subcommand("unlink", "remove a device from this account");
+  unlink->add_option("DEVICE", device_to_remove)->required();
   auto* group = app.add_subcommand("group", "groups");
   group->require_subcommand(1);
   auto* gcreate = group->add_subcommand("create", "create a group");
@@ -213,6 +229,7 @@ int main(int argc, char** argv) {
   gsend->add_option("ID", group_id)->required();
   gsend->add_option("TEXT", text)->required();
   auto* glist = group->add_subcommand("list", "groups");
+  auto* chat = app.add_subcommand("chat", "the full-screen chat (Ctrl-C or /quit leaves)");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -225,6 +242,11 @@ int main(int argc, char** argv) {
   options.server_url = server;
   options.tls_pin = pin;
   options.secret = std::move(secret).value();
+  if (!device_name.empty()) {
+    options.device_name = device_name;
+  } else if (char host[64] = {}; ::gethostname(host, sizeof host - 1) == 0 && host[0] != '\0') {
+    options.device_name = std::string("holdfast on ") + host;
+  }
   auto opened = client::Messenger::Open(options);
   if (!opened.ok()) {
     return Fail(opened.error());
@@ -249,6 +271,45 @@ int main(int argc, char** argv) {
     }
     print({{"registered", m.phone()}, {"device", m.device_id()}, {"server_pin", m.server_pin()}},
           "Registered " + m.phone() + " (device " + std::to_string(m.device_id()) + ").");
+  } else if (*link_code_cmd) {
+    auto shown = m.CreateLinkCode();
+    if (!shown.ok()) {
+      return Fail(shown.error());
+    }
+    print({{"link_code", *shown}}, "On the new device run:\n  holdfast --server URL link " +
+                                       *shown + "\nWaiting for it...");
+    std::fflush(stdout);
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(static_cast<int64_t>(link_wait_s * 1000));
+    bool linked = false;
+    while (!linked && std::chrono::steady_clock::now() < deadline) {
+      auto events = m.Receive(std::chrono::milliseconds(500));
+      if (!events.ok()) {
+        return Fail(events.error());
+      }
+      for (const auto& e : *events) {
+        if (e.kind == client::Event::Kind::kDeviceLinked) {
+          print({{"linked", e.message.text}}, e.message.text);
+          linked = true;
+        }
+      }
+    }
+    if (!linked) {
+      return Fail(Error{ErrorCode::kUnavailable, "no device linked in time; the code expires"});
+    }
+  } else if (*link) {
+    if (auto r = m.Link(link_code,
+                        std::chrono::milliseconds(static_cast<int64_t>(link_wait_s * 1000)));
+        !r.ok()) {
+      return Fail(r.error());
+    }
+    print({{"linked", m.phone()}, {"device", m.device_id()}},
+          "Linked to " + m.phone() + " as device " + std::to_string(m.device_id()) + ".");
+  } else if (*unlink) {
+    if (auto r = m.RemoveDevice(device_to_remove); !r.ok()) {
+      return Fail(r.error());
+    }
+    print({{"removed", device_to_remove}}, "Removed device " + std::to_string(device_to_remove));
   } else if (*send) {
     auto r = m.SendText(phone, text);
     if (!r.ok()) {
@@ -291,6 +352,9 @@ int main(int argc, char** argv) {
                 "!!! SAFETY NUMBER CHANGED for " + e.conversation +
                     ". Sending to them is paused. Compare: holdfast safety-number " +
                     e.conversation + ", then: holdfast trust " + e.conversation);
+          break;
+        case K::kDeviceLinked:
+          print({{"device_linked", e.message.text}}, "(" + e.message.text + ")");
           break;
         case K::kGroupUpdated:
           print({{"group_updated", e.conversation}}, "(group updated: " + e.conversation + ")");
@@ -389,6 +453,10 @@ int main(int argc, char** argv) {
     for (const auto& g : *list) {
       print({{"id", g.id}, {"name", g.name}, {"members", g.members}, {"left", g.left}},
             g.id + "  " + g.name + "  (" + std::to_string(g.members.size() + 1) + " members)");
+    }
+  } else if (*chat) {
+    if (auto r = holdfast::app::RunChat(m, {}); !r.ok()) {
+      return Fail(r.error());
     }
   }
   return 0;
