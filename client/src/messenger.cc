@@ -52,7 +52,6 @@ constexpr size_t kProvisionNonceBytes = 24;
 
 constexpr uint32_t kPreKeysPerUpload = 100;        // the server's per-request limit
 constexpr uint32_t kPreKeyRefillBelow = 20;         // refill when the server holds fewer
-constexpr int64_t kSignedPreKeyRotateMs = 7LL * 24 * 3600 * 1000;
 constexpr int64_t kCertificateRefreshMs = 3600 * 1000;  // renew an hour before expiry
 constexpr int kSendAttempts = 4;
 constexpr size_t kGroupIdBytes = 16;
@@ -263,6 +262,7 @@ class Messenger::Impl {
     copy.kdf = o.kdf;
     copy.timeout = o.timeout;
     copy.device_name = o.device_name;
+    copy.signed_prekey_rotation = o.signed_prekey_rotation;
     return copy;
   }
 
@@ -543,7 +543,8 @@ class Messenger::Impl {
     count.mutable_pre_key_count();
     HF_ASSIGN_OR_RETURN(const wpb::Response res, Call(std::move(count)));
     const bool low = res.pre_key_count().count() < kPreKeyRefillBelow;
-    const bool rotate = NowMs() - account_.signed_pre_key_created_ms() > kSignedPreKeyRotateMs;
+    const bool rotate = NowMs() - account_.signed_pre_key_created_ms() >=
+                        options_.signed_prekey_rotation.count();
     if (!low && !rotate) {
       return Ok();
     }
@@ -577,18 +578,6 @@ class Messenger::Impl {
 
   Result<std::optional<local::Contact>> FindContact(std::string_view phone) {
     return GetRecord<local::Contact>(*store_, kContactTable, std::string(phone));
-  }
-
-  Result<std::optional<local::Contact>> FindContactByAccount(std::string_view account_id) {
-    HF_ASSIGN_OR_RETURN(auto entries, store_->Entries(kContactTable));
-    for (auto& e : entries) {
-      local::Contact c;
-      if (c.ParseFromArray(e.value.data(), static_cast<int>(e.value.size())) &&
-          c.account_id() == account_id) {
-        return std::optional<local::Contact>(std::move(c));
-      }
-    }
-    return std::optional<local::Contact>();
   }
 
   Result<void> SaveContact(const local::Contact& c) {
@@ -2184,7 +2173,12 @@ class Messenger::Impl {
       wpb::Request ack;
       ack.mutable_ack()->add_envelope_ids(env.id());
       (void)CallOn(*c, std::move(ack));
-      return UploadKeys();
+      HF_RETURN_IF_ERROR(UploadKeys());
+      // Envelopes this loop passed over are in flight on this connection; a fresh sign-in
+      // makes the server push them again for the next Receive.
+      conn_->Close();
+      conn_.reset();
+      return Ok();
     }
     return Error{ErrorCode::kUnavailable,
                  "the other device did not answer: keep it open (holdfast link-code waits) and "

@@ -36,6 +36,8 @@ struct MessengerOptions {
   crypto::Argon2idParams kdf = crypto::kArgon2idInteractive;
   std::chrono::milliseconds timeout{10000};
   std::string device_name = "holdfast";
+  // signed_prekey_rotation is how old the signed prekey may get before Receive replaces it.
+  std::chrono::milliseconds signed_prekey_rotation{std::chrono::hours(24 * 7)};
 };
 
 // Errors a person can act on, beyond the common codes:
