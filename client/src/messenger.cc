@@ -724,7 +724,7 @@ class Messenger::Impl {
     local::Message notice;
     notice.set_conversation(std::string(phone));
     notice.set_text("Your safety number with " + std::string(phone) +
-                    " changed. Compare it again, then run: holdfast trust " + std::string(phone));
+                    " changed. Compare it again; sending waits until you accept it (trust).");
     notice.set_notice(true);
     notice.set_timestamp(NowMs());
     notice.set_received_ms(NowMs());
@@ -1273,8 +1273,11 @@ class Messenger::Impl {
     }
     const std::string key = KeyString(unsealed.sender_identity);
     const std::string addr = Address(sender.account_id, sender.device_id);
-    if (!c.identity_key().empty() && c.identity_key() != key &&
-        c.changed_identity_key() != key) {
+    if (c.identity_key().empty()) {
+      // Known so far only from a group's member list: this is the first key seen for them.
+      c.set_identity_key(key);
+    }
+    if (c.identity_key() != key && c.changed_identity_key() != key) {
       c.set_changed_identity_key(key);
       c.set_verified(false);
       HF_RETURN_IF_ERROR(SaveContact(c));

@@ -4,136 +4,21 @@
 #include "holdfast/client/messenger.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <map>
-#include <sstream>
+#include <algorithm>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "holdfast/client/local_store.h"
 #include "holdfast/common/encoding.h"
 #include "holdfast/crypto/random.h"
 #include "holdfast/signal/messenger.h"
-#include "holdfast/testing/holdfastd_process.h"
+#include "test_server.h"
 
 namespace holdfast::client {
 namespace {
 
-using std::chrono::milliseconds;
-
-constexpr milliseconds kStartWait{15000};
-// kSettle is how long a Receive waits for more once the queue is empty.
-constexpr milliseconds kSettle{200};
-constexpr crypto::Argon2idParams kTestKdf{1, 64 * 1024};
-
-class MessengerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "client_test.XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    std::ofstream(dir_ + "/config.json")
-        << R"({"io_threads": 2,
-               "register_per_phone": {"per_minute": 6000, "burst": 1000},
-               "register_per_ip": {"per_minute": 6000, "burst": 1000},
-               "verify_per_ip": {"per_minute": 6000, "burst": 1000},
-               "auth_failures_per_ip": {"per_minute": 6000, "burst": 1000},
-               "lookups_per_account": {"per_minute": 6000, "burst": 1000},
-               "sends_per_account": {"per_minute": 60000, "burst": 10000}})";
-  }
-  void TearDown() override {
-    users_.clear();
-    if (server_.running()) {
-      EXPECT_EQ(server_.Stop(kStartWait), 0) << "holdfastd did not exit cleanly";
-    }
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  void StartServer(bool tls = false, const std::string& listen = "127.0.0.1:0") {
-    testing::HoldfastdOptions o;
-    o.binary = HOLDFASTD_PATH;
-    o.data_dir = dir_ + "/server";
-    o.codes_file = dir_ + "/codes.txt";
-    o.config_file = dir_ + "/config.json";
-    o.tls = tls;
-    o.test_clock = false;
-    o.listen = listen;
-    std::string error;
-    ASSERT_TRUE(server_.Start(o, kStartWait, &error)) << error;
-  }
-
-  std::string Code(const std::string& phone) {
-    std::ifstream in(dir_ + "/codes.txt");
-    std::string line, code;
-    while (std::getline(in, line)) {
-      if (line.starts_with(phone + " ")) {
-        code = line.substr(phone.size() + 1);
-      }
-    }
-    return code;
-  }
-
-  MessengerOptions Options(const std::string& home, const std::string& passphrase = "pw") {
-    MessengerOptions o;
-    o.home = dir_ + "/" + home;
-    o.server_url = server_.url();
-    o.secret.bytes = SecretBytes::Copy(AsBytes(passphrase));
-    o.kdf = kTestKdf;
-    o.timeout = milliseconds(5000);
-    return o;
-  }
-
-  // User opens (or reopens) a device by its home name.
-  Messenger& User(const std::string& home) {
-    auto& slot = users_[home];
-    if (!slot) {
-      auto m = Messenger::Open(Options(home));
-      EXPECT_TRUE(m.ok()) << ErrorName(m.code());
-      slot = std::move(m).value();
-    }
-    return *slot;
-  }
-  void Close(const std::string& home) { users_.erase(home); }
-
-  Messenger& Register(const std::string& home, const std::string& phone) {
-    Messenger& m = User(home);
-    auto r = m.Register(phone);
-    EXPECT_TRUE(r.ok()) << PersonError(r.error());
-    auto v = m.Verify(Code(phone));
-    EXPECT_TRUE(v.ok()) << PersonError(v.error());
-    EXPECT_TRUE(m.registered());
-    return m;
-  }
-
-  static std::vector<Event> Receive(Messenger& m) {
-    auto events = m.Receive(kSettle);
-    EXPECT_TRUE(events.ok()) << (events.ok() ? "" : PersonError(events.error()));
-    return events.ok() ? *events : std::vector<Event>{};
-  }
-  static std::vector<std::string> Texts(const std::vector<Event>& events) {
-    std::vector<std::string> out;
-    for (const auto& e : events) {
-      if (e.kind == Event::Kind::kMessage) {
-        out.push_back(e.message.text);
-      }
-    }
-    return out;
-  }
-  static size_t Count(const std::vector<Event>& events, Event::Kind kind) {
-    return static_cast<size_t>(std::count_if(events.begin(), events.end(),
-                                              [&](const Event& e) { return e.kind == kind; }));
-  }
-
-  std::string dir_;
-  testing::HoldfastdProcess server_;
-  std::map<std::string, std::unique_ptr<Messenger>> users_;
-};
+class MessengerTest : public ServerTest {};
 
 TEST_F(MessengerTest, TwoUsersTalkBothWaysWithReceiptsAndThenSealedSender) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
@@ -226,6 +111,15 @@ TEST_F(MessengerTest, AGroupOfThreeAndARemovalThatRotatesTheSenderKey) {
   ASSERT_TRUE(from_bob.ok()) << PersonError(from_bob.error());
   EXPECT_EQ(Texts(Receive(alice)), std::vector<std::string>{"bob here"});
   EXPECT_EQ(Texts(Receive(carol)), std::vector<std::string>{"bob here"});
+  // Carol knew Bob only from the member list; his messages gave her his identity key, so she
+  // can write to him directly, and a later change of it would be noticed.
+  auto direct = carol.SendText("+14155550022", "carol to bob directly");
+  ASSERT_TRUE(direct.ok()) << PersonError(direct.error());
+  EXPECT_EQ(Texts(Receive(bob)), std::vector<std::string>{"carol to bob directly"});
+  auto carol_view = carol.SafetyNumber("+14155550022");
+  auto bob_view = bob.SafetyNumber("+14155550023");
+  ASSERT_TRUE(carol_view.ok() && bob_view.ok());
+  EXPECT_EQ(carol_view->displayable, bob_view->displayable);
   auto groups = carol.Groups();
   ASSERT_TRUE(groups.ok());
   ASSERT_EQ(groups->size(), 1u);
