@@ -7,6 +7,9 @@
 #include <thread>
 
 #include "holdfast/common/encoding.h"
+#include "holdfast/crypto/random.h"
+#include "holdfast/crypto/x25519.h"
+#include "holdfast/crypto/xeddsa.h"
 #include "holdfast/wire/client.h"
 #include "holdfast/wire/frame.h"
 #include "test_server.h"
@@ -177,6 +180,60 @@ TEST_F(DevicesTest, AWrongLinkSecretGetsNothing) {
             ErrorCode::kAlreadyExists);  // it did get a device id from the server
   EXPECT_EQ(User("other").Link("not a code", milliseconds(100)).code(),
             ErrorCode::kInvalidArgument);
+}
+
+TEST_F(DevicesTest, AGhostDeviceAddedWithoutTheLinkSecretIsRefused) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Messenger& alice = Register("alice", "+14155550241");
+  Messenger& bob = Register("bob", "+14155550242");
+  ASSERT_TRUE(alice.SendText("+14155550242", "before").ok());
+  EXPECT_EQ(Texts(Receive(bob)), std::vector<std::string>{"before"});
+  // Whoever runs the server can add a device to Alice's account with a link code alone, and
+  // give it keys of its own; it cannot have Alice's identity key.
+  auto code = alice.CreateLinkCode();
+  ASSERT_TRUE(code.ok());
+  wire::ClientOptions o;
+  o.url = server_.url();
+  o.timeout = milliseconds(5000);
+  auto ghost = wire::Client::Connect(o);
+  ASSERT_TRUE(ghost.ok());
+  pb::Request link;
+  link.mutable_link_device()->set_code(code->substr(0, code->find('-')));
+  link.mutable_link_device()->set_credential(std::string(32, 'g'));
+  link.mutable_link_device()->set_registration_id(99);
+  auto linked = (*ghost)->Call(link);
+  ASSERT_TRUE(linked.ok() && linked->status() == pb::OK);
+  pb::Request auth;
+  auth.mutable_auth()->set_account_id(linked->link_device().account_id());
+  auth.mutable_auth()->set_device_id(linked->link_device().device_id());
+  auth.mutable_auth()->set_credential(std::string(32, 'g'));
+  ASSERT_EQ((*ghost)->Call(auth)->status(), pb::OK);
+  crypto::SystemRng rng;
+  const auto identity = crypto::X25519KeyPair::Generate(rng);
+  const auto spk = crypto::X25519KeyPair::Generate(rng);
+  const auto sig = crypto::XEdDsaSign(identity.private_key, spk.public_key.Serialize(), rng);
+  ASSERT_TRUE(sig.ok());
+  pb::Request keys;
+  const auto id_bytes = identity.public_key.Serialize();
+  const auto spk_bytes = spk.public_key.Serialize();
+  keys.mutable_set_keys()->set_identity_key(std::string(id_bytes.begin(), id_bytes.end()));
+  keys.mutable_set_keys()->mutable_signed_pre_key()->set_id(1);
+  keys.mutable_set_keys()->mutable_signed_pre_key()->set_public_key(
+      std::string(spk_bytes.begin(), spk_bytes.end()));
+  keys.mutable_set_keys()->mutable_signed_pre_key()->set_signature(
+      std::string(sig->begin(), sig->end()));
+  ASSERT_EQ((*ghost)->Call(keys)->status(), pb::OK);
+
+  // Alice's next send would copy the message to the ghost: her client refuses and says why.
+  auto sent = alice.SendText("+14155550242", "after");
+  ASSERT_FALSE(sent.ok());
+  EXPECT_EQ(sent.code(), ErrorCode::kUntrustedIdentity);
+  EXPECT_NE(PersonError(sent.error()).find("was not linked from here"), std::string::npos)
+      << PersonError(sent.error());
+  // Once she unlinks it, everything works again.
+  ASSERT_TRUE(alice.RemoveDevice(linked->link_device().device_id()).ok());
+  ASSERT_TRUE(alice.SendText("+14155550242", "ghost gone").ok());
+  EXPECT_EQ(Texts(Receive(bob)), (std::vector<std::string>{"after", "ghost gone"}));
 }
 
 TEST_F(DevicesTest, OneTimePreKeysAreRefilledWhenTheServerRunsLow) {

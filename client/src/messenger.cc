@@ -773,9 +773,12 @@ class Messenger::Impl {
       if (!r.identity) {
         r.identity = bundle.identity_key;
       } else if (!(*r.identity == bundle.identity_key)) {
-        if (!r.own) {
-          HF_RETURN_IF_ERROR(IdentityChanged(r.phone, bundle.identity_key));
+        if (r.own) {
+          return Error{ErrorCode::kUntrustedIdentity,
+                       "a device on this account has another identity key: it was not linked "
+                       "from here (see holdfast devices, and unlink it)"};
         }
+        HF_RETURN_IF_ERROR(IdentityChanged(r.phone, bundle.identity_key));
         return Error{ErrorCode::kUntrustedIdentity, "safety number changed"};
       }
       const std::string addr = Address(r.account_id, b.device_id());
@@ -959,9 +962,9 @@ class Messenger::Impl {
 
   Result<void> SyncToOwnDevices(const cpb::Content& content, int64_t ts) {
     HF_ASSIGN_OR_RETURN(Recipient own, OwnRecipient());
-    if (own.devices.empty() && !own_devices_checked_) {
-      // Learn our devices once per run: a send with none named is refused by the server,
-      // so ask for the list.
+    if (own.devices.empty()) {
+      // With no other device known the server cannot tell us of a new one (a send naming
+      // none is refused), so ask for the list: a device added behind our back shows here.
       wpb::Request r;
       r.mutable_list_devices();
       HF_ASSIGN_OR_RETURN(const wpb::Response res, Call(std::move(r)));
@@ -972,7 +975,6 @@ class Messenger::Impl {
           own.devices.push_back(dev);
         }
       }
-      own_devices_checked_ = true;
       HF_RETURN_IF_ERROR(SaveRecipient(own));
     }
     if (own.devices.empty()) {
@@ -1182,6 +1184,11 @@ class Messenger::Impl {
     const bool own = sender.account_id == account_.account_id();
     if (own && sender.device_id == account_.device_id()) {
       return Error{ErrorCode::kMalformed, "a message from this very device"};
+    }
+    if (own && !(unsealed.sender_identity == local.identity.public_key)) {
+      // A device of our account that does not hold our identity key was not linked by us
+      // (only a device that was sent the key is); refuse what it says.
+      return Error{ErrorCode::kUntrustedIdentity, "a device on this account has another identity"};
     }
     const std::string addr = Address(sender.account_id, sender.device_id);
 
@@ -2262,7 +2269,6 @@ class Messenger::Impl {
   std::unique_ptr<wire::Client> conn_;
   std::unique_ptr<wire::Client> sealed_conn_;
   bool queue_drained_ = false;
-  bool own_devices_checked_ = false;
   int64_t last_timestamp_ = 0;
   std::map<std::string, std::vector<int64_t>> receipts_;  // phone -> timestamps to confirm
 };
@@ -2354,6 +2360,9 @@ std::string PersonError(const Error& e) {
   const std::string detail = e.detail != nullptr ? e.detail : "";
   switch (e.code) {
     case ErrorCode::kUntrustedIdentity:
+      if (!detail.empty() && detail != "safety number changed") {
+        return detail;
+      }
       return "the contact's safety number changed: compare it (holdfast safety-number PHONE) "
              "and accept it (holdfast trust PHONE) before sending";
     case ErrorCode::kUnavailable:
