@@ -47,33 +47,45 @@ class DevicesTest : public ServerTest {
     EXPECT_EQ(fresh.phone(), primary.phone());
   }
 
-  // RawDevice registers an account through the wire protocol alone, to ask the server for
-  // bundles the way any client may.
-  std::unique_ptr<wire::Client> RawDevice(const std::string& phone) {
+  // Dial opens a wire connection to the server, as any client may.
+  std::unique_ptr<wire::Client> Dial() {
     wire::ClientOptions o;
     o.url = server_.url();
     o.timeout = milliseconds(5000);
     auto c = wire::Client::Connect(o);
     EXPECT_TRUE(c.ok());
-    if (!c.ok()) {
+    return c.ok() ? std::move(c).value() : nullptr;
+  }
+  static bool SignIn(wire::Client& c, const std::string& account, uint32_t device,
+                     const std::string& credential) {
+    pb::Request a;
+    a.mutable_auth()->set_account_id(account);
+    a.mutable_auth()->set_device_id(device);
+    a.mutable_auth()->set_credential(credential);
+    auto res = c.Call(a);
+    return res.ok() && res->status() == pb::OK;
+  }
+
+  // RawDevice registers an account through the wire protocol alone, to ask the server for
+  // bundles the way any client may.
+  std::unique_ptr<wire::Client> RawDevice(const std::string& phone) {
+    auto c = Dial();
+    if (c == nullptr) {
       return nullptr;
     }
     pb::Request reg;
     reg.mutable_register_()->set_phone(phone);
-    EXPECT_EQ((*c)->Call(reg)->status(), pb::OK);
+    EXPECT_EQ(c->Call(reg)->status(), pb::OK);
     pb::Request v;
     v.mutable_verify()->set_phone(phone);
     v.mutable_verify()->set_code(Code(phone));
     v.mutable_verify()->set_credential(std::string(32, 'c'));
     v.mutable_verify()->set_registration_id(7);
-    auto verified = (*c)->Call(v);
+    auto verified = c->Call(v);
     EXPECT_TRUE(verified.ok() && verified->status() == pb::OK);
-    pb::Request a;
-    a.mutable_auth()->set_account_id(verified->verify().account_id());
-    a.mutable_auth()->set_device_id(verified->verify().device_id());
-    a.mutable_auth()->set_credential(std::string(32, 'c'));
-    EXPECT_EQ((*c)->Call(a)->status(), pb::OK);
-    return std::move(c).value();
+    EXPECT_TRUE(SignIn(*c, verified->verify().account_id(), verified->verify().device_id(),
+                       std::string(32, 'c')));
+    return c;
   }
 
   static pb::Bundle FetchBundle(wire::Client& c, const std::string& account) {
@@ -192,22 +204,16 @@ TEST_F(DevicesTest, AGhostDeviceAddedWithoutTheLinkSecretIsRefused) {
   // give it keys of its own; it cannot have Alice's identity key.
   auto code = alice.CreateLinkCode();
   ASSERT_TRUE(code.ok());
-  wire::ClientOptions o;
-  o.url = server_.url();
-  o.timeout = milliseconds(5000);
-  auto ghost = wire::Client::Connect(o);
-  ASSERT_TRUE(ghost.ok());
+  auto ghost = Dial();
+  ASSERT_NE(ghost, nullptr);
   pb::Request link;
   link.mutable_link_device()->set_code(code->substr(0, code->find('-')));
   link.mutable_link_device()->set_credential(std::string(32, 'g'));
   link.mutable_link_device()->set_registration_id(99);
-  auto linked = (*ghost)->Call(link);
+  auto linked = ghost->Call(link);
   ASSERT_TRUE(linked.ok() && linked->status() == pb::OK);
-  pb::Request auth;
-  auth.mutable_auth()->set_account_id(linked->link_device().account_id());
-  auth.mutable_auth()->set_device_id(linked->link_device().device_id());
-  auth.mutable_auth()->set_credential(std::string(32, 'g'));
-  ASSERT_EQ((*ghost)->Call(auth)->status(), pb::OK);
+  ASSERT_TRUE(SignIn(*ghost, linked->link_device().account_id(),
+                     linked->link_device().device_id(), std::string(32, 'g')));
   crypto::SystemRng rng;
   const auto identity = crypto::X25519KeyPair::Generate(rng);
   const auto spk = crypto::X25519KeyPair::Generate(rng);
@@ -222,7 +228,7 @@ TEST_F(DevicesTest, AGhostDeviceAddedWithoutTheLinkSecretIsRefused) {
       std::string(spk_bytes.begin(), spk_bytes.end()));
   keys.mutable_set_keys()->mutable_signed_pre_key()->set_signature(
       std::string(sig->begin(), sig->end()));
-  ASSERT_EQ((*ghost)->Call(keys)->status(), pb::OK);
+  ASSERT_EQ(ghost->Call(keys)->status(), pb::OK);
 
   // Alice's next send would copy the message to the ghost: her client refuses and says why.
   auto sent = alice.SendText("+14155550242", "after");

@@ -101,6 +101,24 @@ Result<std::optional<Proto>> GetRecord(LocalStore& store, const char* table,
   return std::optional<Proto>(std::move(p));
 }
 
+// AllRecords reads every record of a table, in key order; a record that does not parse is
+// kStorageFailure.
+template <typename Proto>
+Result<std::vector<std::pair<std::string, Proto>>> AllRecords(LocalStore& store,
+                                                              const char* table) {
+  HF_ASSIGN_OR_RETURN(auto entries, store.Entries(table));
+  std::vector<std::pair<std::string, Proto>> out;
+  out.reserve(entries.size());
+  for (auto& e : entries) {
+    Proto p;
+    if (!p.ParseFromArray(e.value.data(), static_cast<int>(e.value.size()))) {
+      return Error{ErrorCode::kStorageFailure, "corrupt local record"};
+    }
+    out.emplace_back(std::move(e.key), std::move(p));
+  }
+  return out;
+}
+
 template <typename Proto>
 Result<void> PutRecord(LocalStore& store, const char* table, const std::string& key,
                        const Proto& p) {
@@ -1456,13 +1474,11 @@ class Messenger::Impl {
 
   Result<void> MarkIncomingRead(const std::string& conversation, int64_t timestamp) {
     const std::string table = MessageTable(conversation);
-    HF_ASSIGN_OR_RETURN(auto entries, store_->Entries(table.c_str()));
-    for (auto& e : entries) {
-      local::Message m;
-      if (m.ParseFromArray(e.value.data(), static_cast<int>(e.value.size())) && !m.outgoing() &&
-          m.timestamp() == timestamp && !m.read()) {
+    HF_ASSIGN_OR_RETURN(auto messages, AllRecords<local::Message>(*store_, table.c_str()));
+    for (auto& [key, m] : messages) {
+      if (!m.outgoing() && m.timestamp() == timestamp && !m.read()) {
         m.set_read(true);
-        HF_RETURN_IF_ERROR(PutRecord(*store_, table.c_str(), e.key, m));
+        HF_RETURN_IF_ERROR(PutRecord(*store_, table.c_str(), key, m));
       }
     }
     return Ok();
@@ -1498,15 +1514,13 @@ class Messenger::Impl {
     receipts_.clear();
     cpb::Content sync;
     auto marked = Tx<void>(*store_, [&]() -> Result<void> {
-      HF_ASSIGN_OR_RETURN(auto entries, store_->Entries(table.c_str()));
-      for (auto& e : entries) {
-        local::Message m;
-        if (!m.ParseFromArray(e.value.data(), static_cast<int>(e.value.size())) || m.outgoing() ||
-            m.read() || m.notice()) {
+      HF_ASSIGN_OR_RETURN(auto messages, AllRecords<local::Message>(*store_, table.c_str()));
+      for (auto& [key, m] : messages) {
+        if (m.outgoing() || m.read() || m.notice()) {
           continue;
         }
         m.set_read(true);
-        HF_RETURN_IF_ERROR(PutRecord(*store_, table.c_str(), e.key, m));
+        HF_RETURN_IF_ERROR(PutRecord(*store_, table.c_str(), key, m));
         receipts_[m.sender()].push_back(m.timestamp());
         auto* r = sync.mutable_sync()->add_read();
         r->set_sender_phone(m.sender());
@@ -1824,13 +1838,9 @@ class Messenger::Impl {
   // --- Queries ------------------------------------------------------------------------
 
   Result<std::vector<Contact>> Contacts() {
-    HF_ASSIGN_OR_RETURN(auto entries, store_->Entries(kContactTable));
+    HF_ASSIGN_OR_RETURN(const auto contacts, AllRecords<local::Contact>(*store_, kContactTable));
     std::vector<Contact> out;
-    for (auto& e : entries) {
-      local::Contact c;
-      if (!c.ParseFromArray(e.value.data(), static_cast<int>(e.value.size()))) {
-        return Error{ErrorCode::kStorageFailure, "corrupt local record"};
-      }
+    for (const auto& [key, c] : contacts) {
       Contact x;
       x.phone = c.phone();
       x.account_id = c.account_id();
@@ -1891,13 +1901,10 @@ class Messenger::Impl {
   }
 
   Result<std::vector<Conversation>> Conversations() {
-    HF_ASSIGN_OR_RETURN(auto entries, store_->Entries(kConversationTable));
+    HF_ASSIGN_OR_RETURN(const auto conversations,
+                        AllRecords<local::Conversation>(*store_, kConversationTable));
     std::vector<Conversation> out;
-    for (auto& e : entries) {
-      local::Conversation c;
-      if (!c.ParseFromArray(e.value.data(), static_cast<int>(e.value.size()))) {
-        return Error{ErrorCode::kStorageFailure, "corrupt local record"};
-      }
+    for (const auto& [key, c] : conversations) {
       out.push_back(Conversation{c.id(), c.title(), c.unread(), c.last_ms(), c.last_text()});
     }
     std::sort(out.begin(), out.end(),
@@ -1907,29 +1914,21 @@ class Messenger::Impl {
 
   Result<std::vector<Message>> History(std::string_view conversation, size_t limit) {
     const std::string table = MessageTable(conversation);
-    HF_ASSIGN_OR_RETURN(auto entries, store_->Entries(table.c_str()));
+    HF_ASSIGN_OR_RETURN(const auto messages, AllRecords<local::Message>(*store_, table.c_str()));
     std::vector<Message> out;
-    const size_t skip = entries.size() > limit ? entries.size() - limit : 0;
-    for (size_t i = skip; i < entries.size(); ++i) {
-      local::Message m;
-      if (!m.ParseFromArray(entries[i].value.data(), static_cast<int>(entries[i].value.size()))) {
-        return Error{ErrorCode::kStorageFailure, "corrupt local record"};
-      }
-      out.push_back(ToMessage(m, m.outgoing() ? "out-" + std::to_string(m.timestamp())
-                                              : entries[i].key));
+    const size_t skip = messages.size() > limit ? messages.size() - limit : 0;
+    for (size_t i = skip; i < messages.size(); ++i) {
+      const auto& [key, m] = messages[i];
+      out.push_back(ToMessage(m, m.outgoing() ? "out-" + std::to_string(m.timestamp()) : key));
     }
     return out;
   }
 
   Result<std::vector<Group>> Groups() {
-    HF_ASSIGN_OR_RETURN(auto entries, store_->Entries(kGroupTable));
+    HF_ASSIGN_OR_RETURN(const auto groups, AllRecords<local::Group>(*store_, kGroupTable));
     std::vector<Group> out;
-    for (auto& e : entries) {
-      local::Group g;
-      if (!g.ParseFromArray(e.value.data(), static_cast<int>(e.value.size()))) {
-        return Error{ErrorCode::kStorageFailure, "corrupt local record"};
-      }
-      out.push_back(Group{e.key, g.name(), {g.members().begin(), g.members().end()}, g.left()});
+    for (const auto& [key, g] : groups) {
+      out.push_back(Group{key, g.name(), {g.members().begin(), g.members().end()}, g.left()});
     }
     return out;
   }
@@ -1962,14 +1961,10 @@ class Messenger::Impl {
       return Error{ErrorCode::kAuthenticationFailed, "provisioning from elsewhere"};
     }
     const uint32_t device = env.source_device();
-    HF_ASSIGN_OR_RETURN(auto links, store_->Entries(kLinkTable));
-    for (auto& e : links) {
-      local::PendingLink link;
-      if (!link.ParseFromArray(e.value.data(), static_cast<int>(e.value.size()))) {
-        continue;
-      }
+    HF_ASSIGN_OR_RETURN(const auto links, AllRecords<local::PendingLink>(*store_, kLinkTable));
+    for (const auto& [key, link] : links) {
       if (link.expires_ms() < NowMs()) {
-        HF_RETURN_IF_ERROR(store_->Delete(kLinkTable, e.key));
+        HF_RETURN_IF_ERROR(store_->Delete(kLinkTable, key));
         continue;
       }
       const Bytes aad = ProvisionAad("request", account_.account_id(), device);
@@ -1983,7 +1978,7 @@ class Messenger::Impl {
           req.registration_id() > wire::kMaxRegistrationId) {
         return Error{ErrorCode::kMalformed, "provisioning request"};
       }
-      HF_RETURN_IF_ERROR(store_->Delete(kLinkTable, e.key));  // single use
+      HF_RETURN_IF_ERROR(store_->Delete(kLinkTable, key));  // single use
       HF_ASSIGN_OR_RETURN(const signal::LocalIdentity local, Identity());
       cpb::ProvisionMessage p;
       const ByteSpan priv = local.identity.private_key.Serialize();
