@@ -1597,9 +1597,10 @@ class Messenger::Impl {
       // A member who left must not read what we send next: our key is rotated before our
       // next group message, and the newcomers get our key then.
       grp.set_rotate(grp.rotate() || someone_left);
-      grp.clear_needs_key();
       for (const auto& p : after) {
-        grp.add_needs_key(p);
+        if (before.count(p) == 0) {
+          grp.add_needs_key(p);
+        }
       }
       HF_RETURN_IF_ERROR(PutRecord(*store_, kGroupTable, hex, grp));
       local::Message notice;
@@ -1662,15 +1663,22 @@ class Messenger::Impl {
     }
     const int64_t ts = NextTimestamp();
     content.mutable_data()->set_timestamp(ts);
+    return SendPairwise(to, content, ts);
+  }
+
+  // SendPairwise sends one Content to each of `phones` (every device), with our access key.
+  // A contact whose safety number changed stops it before anything is sent to them.
+  Result<void> SendPairwise(const std::vector<std::string>& phones, cpb::Content content,
+                            int64_t ts) {
     content.set_access_key(account_.access_key());
-    for (const auto& phone : to) {
+    Payload p;
+    p.padded = PadContent(content);
+    for (const auto& phone : phones) {
       HF_ASSIGN_OR_RETURN(const local::Contact c, Resolve(phone));
       if (!c.changed_identity_key().empty()) {
         return Error{ErrorCode::kUntrustedIdentity, "safety number changed"};
       }
       HF_ASSIGN_OR_RETURN(Recipient r, RecipientOf(c));
-      Payload p;
-      p.padded = PadContent(content);
       HF_RETURN_IF_ERROR(Void(DeliverTo(r, p, ts)));
     }
     return Ok();
@@ -1684,12 +1692,14 @@ class Messenger::Impl {
     Bytes dist;
     HF_ASSIGN_OR_RETURN(auto own_key, protocol_->LoadSenderKey(hex, self));
     if (!own_key || rotate) {
+      // A new key: every member needs it, and whoever left gets nothing.
       HF_ASSIGN_OR_RETURN(dist, signal::GroupCreate(*protocol_, hex, self, rng_));
       to.assign(g.members().begin(), g.members().end());
       g.set_rotate(false);
     } else if (g.needs_key_size() > 0) {
-      HF_ASSIGN_OR_RETURN(dist, signal::GroupCreate(*protocol_, hex, self, rng_));
-      to.assign(g.members().begin(), g.members().end());
+      // Newcomers get the current key: it opens what we send from now on.
+      HF_ASSIGN_OR_RETURN(dist, signal::GroupDistribution(*protocol_, hex, self));
+      to.assign(g.needs_key().begin(), g.needs_key().end());
     }
     if (to.empty()) {
       return Ok();
@@ -1697,18 +1707,7 @@ class Messenger::Impl {
     cpb::Content content;
     content.set_sender_key_distribution(std::string(dist.begin(), dist.end()));
     content.set_sender_key_group_id(g.id());
-    content.set_access_key(account_.access_key());
-    const int64_t ts = NextTimestamp();
-    for (const auto& phone : to) {
-      HF_ASSIGN_OR_RETURN(const local::Contact c, Resolve(phone));
-      if (!c.changed_identity_key().empty()) {
-        return Error{ErrorCode::kUntrustedIdentity, "safety number changed"};
-      }
-      HF_ASSIGN_OR_RETURN(Recipient r, RecipientOf(c));
-      Payload p;
-      p.padded = PadContent(content);
-      HF_RETURN_IF_ERROR(Void(DeliverTo(r, p, ts)));
-    }
+    HF_RETURN_IF_ERROR(SendPairwise(to, std::move(content), NextTimestamp()));
     g.clear_needs_key();
     return PutRecord(*store_, kGroupTable, hex, g);
   }
@@ -1775,12 +1774,12 @@ class Messenger::Impl {
     std::vector<std::string> tell = members;
     tell.insert(tell.end(), removed.begin(), removed.end());
     HF_RETURN_IF_ERROR(SendGroupUpdate(g, tell));
-    // Removing someone rotates our key; adding someone gives everyone our current one.
+    // Removing someone rotates our key; a newcomer gets our current one.
     if (!removed.empty()) {
       g.set_rotate(true);
     }
-    for (const auto& m : members) {
-      g.add_needs_key(m);
+    for (const auto& p : add) {
+      g.add_needs_key(p);
     }
     return DistributeKey(g, g.rotate());
   }

@@ -175,6 +175,30 @@ TEST_F(MessengerTest, AGroupOfThreeAndARemovalThatRotatesTheSenderKey) {
   EXPECT_FALSE(carol_can_read_alice()) << "Carol still holds Alice's sender key";
 }
 
+TEST_F(MessengerTest, ANewGroupMemberReadsWhatFollowsAndNothingBefore) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Messenger& alice = Register("alice", "+14155550071");
+  Messenger& bob = Register("bob", "+14155550072");
+  Messenger& dave = Register("dave", "+14155550074");
+  auto group = alice.CreateGroup("book club", {"+14155550072"});
+  ASSERT_TRUE(group.ok());
+  ASSERT_TRUE(alice.SendGroupText(*group, "before dave").ok());
+  EXPECT_EQ(Texts(Receive(bob)), std::vector<std::string>{"before dave"});
+  ASSERT_TRUE(alice.AddMembers(*group, {"+14155550074"}).ok());
+  ASSERT_TRUE(alice.SendGroupText(*group, "welcome dave").ok());
+  EXPECT_EQ(Texts(Receive(bob)), std::vector<std::string>{"welcome dave"});
+  ASSERT_TRUE(bob.SendGroupText(*group, "hi dave, bob here").ok());
+  auto at_dave = Receive(dave);
+  EXPECT_EQ(Texts(at_dave), (std::vector<std::string>{"welcome dave", "hi dave, bob here"}));
+  EXPECT_EQ(Count(at_dave, Event::Kind::kGroupUpdated), 1u);
+  auto groups = dave.Groups();
+  ASSERT_TRUE(groups.ok());
+  ASSERT_EQ(groups->size(), 1u);
+  EXPECT_EQ((*groups)[0].members.size(), 2u);
+  ASSERT_TRUE(dave.SendGroupText(*group, "thanks").ok());
+  EXPECT_EQ(Texts(Receive(alice)), (std::vector<std::string>{"hi dave, bob here", "thanks"}));
+}
+
 TEST_F(MessengerTest, AChangedSafetyNumberStopsSendingUntilTrusted) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
   Messenger& alice = Register("alice", "+14155550031");

@@ -246,6 +246,16 @@ Result<Bytes> GroupCreate(ProtocolStore& store, std::string_view group, std::str
   });
 }
 
+Result<Bytes> GroupDistribution(ProtocolStore& store, std::string_view group,
+                                std::string_view self) {
+  HF_ASSIGN_OR_RETURN(auto bytes, store.LoadSenderKey(group, self));
+  if (!bytes) {
+    return Error{ErrorCode::kNotFound, "no sender key for the group"};
+  }
+  HF_ASSIGN_OR_RETURN(const SenderKey key, SenderKey::Deserialize(bytes->span()));
+  return key.DistributionMessage();
+}
+
 Result<void> GroupProcess(ProtocolStore& store, std::string_view group, std::string_view sender,
                           ByteSpan distribution) {
   return Transaction<void>(store, [&]() -> Result<void> {

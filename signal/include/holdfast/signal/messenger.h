@@ -62,6 +62,11 @@ Result<SecretBytes> DecryptFrom(ProtocolStore& store, std::string_view peer,
 // (group, sender).
 Result<Bytes> GroupCreate(ProtocolStore& store, std::string_view group, std::string_view self,
                           Rng& rng);
+// GroupDistribution is our current sender key's distribution message for `group`, for a
+// member who joined since (it opens what we send from now on, nothing before);
+// kNotFound before GroupCreate.
+Result<Bytes> GroupDistribution(ProtocolStore& store, std::string_view group,
+                                std::string_view self);
 Result<void> GroupProcess(ProtocolStore& store, std::string_view group, std::string_view sender,
                           ByteSpan distribution);
 Result<Bytes> GroupEncrypt(ProtocolStore& store, std::string_view group, std::string_view self,
