@@ -9,8 +9,9 @@ packages=(
   # Libraries (DESIGN.md "Components and dependencies").
   libsodium-dev libssl-dev libsqlite3-dev libboost-dev libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libcli11-dev
-  # The terminal chat UI (holdfast chat), and tmux to drive it in its tests.
-  libncurses-dev tmux
+  # The terminal chat UI (holdfast chat), and tmux to drive it in its tests; gdb's gcore
+  # makes the core file the seized-server test searches.
+  libncurses-dev tmux gdb
   # Tests and benchmarks; libsignal-protocol-c is the interop peer and libolm (Olm/Megolm) a
   # benchmark peer, never shipped.
   libgtest-dev libgmock-dev libbenchmark-dev libsignal-protocol-c-dev libolm-dev
