@@ -1,5 +1,6 @@
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -24,7 +25,9 @@ Setter Field(T ServerConfig::*field) {
         return false;
       }
     } else {
-      if (!v.is_number_integer() || v.get<int64_t>() < 0) {
+      // Checked against T's range too: get<T>() truncates, and 4294967297 threads is not one.
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
+          v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
         return false;
       }
     }
@@ -100,7 +103,11 @@ Result<void> LoadConfigFile(const std::string& path, ServerConfig& config) {
   }
   std::stringstream text;
   text << in.rdbuf();
-  const Json j = Json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  return ParseConfig(text.str(), config);
+}
+
+Result<void> ParseConfig(std::string_view json, ServerConfig& config) {
+  const Json j = Json::parse(json.begin(), json.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     return Error{ErrorCode::kMalformed, "config file is not a JSON object"};
   }

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "holdfast/common/result.h"
 
@@ -16,6 +17,8 @@ namespace holdfast::server {
 struct RateLimit {
   double per_minute = 60;
   double burst = 10;
+
+  friend bool operator==(const RateLimit&, const RateLimit&) = default;
 };
 
 struct ServerConfig {
@@ -62,13 +65,22 @@ struct ServerConfig {
   // Tests only: the server's clock starts at the real time and moves only when told to
   // (POST /test/advance?ms=N on a loopback connection).
   bool test_clock = false;
+
+  friend bool operator==(const ServerConfig&, const ServerConfig&) = default;
 };
 
 // LoadConfigFile reads a JSON object whose keys are the field names above (durations in
 // milliseconds with an "_ms" suffix, e.g. "envelope_ttl_ms"; rate limits as
 // {"per_minute": x, "burst": y}) over `config`. Unknown keys are kInvalidArgument, so that a
-// typo never silently leaves a default in place.
+// typo never silently leaves a default in place; so is an integer the field cannot hold.
+// A file that cannot be opened is kNotFound; one that is not a JSON object, kMalformed. On
+// failure `config` is unchanged.
 Result<void> LoadConfigFile(const std::string& path, ServerConfig& config);
+
+// ParseConfig reads `json`, the text of a configuration file, over `config` exactly as
+// LoadConfigFile reads the file's contents, with the same errors (kMalformed, kInvalidArgument)
+// and, on failure, `config` unchanged. It touches no file: `json` is all it reads.
+Result<void> ParseConfig(std::string_view json, ServerConfig& config);
 
 }  // namespace holdfast::server
 
