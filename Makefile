@@ -4,6 +4,7 @@
 #   make run        set up, build, and run the main job
 #   make test       set up, build, and run every test
 #   make sanitize   the tests again under AddressSanitizer and UndefinedBehaviorSanitizer
+#                   (but the load runs labelled slow, which make test runs)
 #   make fuzz       build the libFuzzer targets with clang and run each for FUZZ_SECONDS
 #   make bench      build and run the benchmarks (medians and ratios to the peers)
 
@@ -34,7 +35,7 @@ sanitize: setup
 	  -DHOLDFAST_SANITIZE=address,undefined -DHOLDFAST_BUILD_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS) -LE slow
 
 fuzz: setup
 	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
