@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the module layering rules of DESIGN.md by reading the sources:
-#   - a module includes only its own headers and those of the modules below it;
+#   - a module includes only its own headers and those of the modules below it (its tests,
+#     *_test.cc and their src/test_*.h fixtures, may also include the test-only testing/);
 #   - server/ never includes the Signal Protocol module;
 #   - only crypto/ calls libsodium or OpenSSL's crypto (common/ may use libsodium's memory
 #     and codec utilities, which are not cryptographic primitives; transport code may use
@@ -31,7 +32,8 @@ for module in "${!allowed[@]}"; do
     file=${line%%:*}
     dep=$(sed -E 's|.*#include[[:space:]]*[<"]holdfast/([a-z_]+)/.*|\1|' <<<"$line")
     [ "$dep" = "$module" ] && continue
-    [ "$module" != testing ] && [ "$dep" = testing ] && [[ "$file" == *_test.cc ]] && continue
+    [ "$module" != testing ] && [ "$dep" = testing ] &&
+      [[ "$file" == *_test.cc || "$file" == */src/test_*.h ]] && continue
     case " ${allowed[$module]} " in
       *" $dep "*) ;;
       *) fail "$file includes holdfast/$dep/ but $module may only include: ${allowed[$module]:-nothing}" ;;
