@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -64,12 +65,12 @@ Result<holdfast::SecretBytes> ReadPassphrase(const char* prompt) {
   if (term) {
     termios quiet = old;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    ::tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+    ::tcsetattr(fileno(tty), TCSANOW, &quiet);
   }
   holdfast::SecretBytes buf(1024);
   const char* line = std::fgets(reinterpret_cast<char*>(buf.data()), 1024, tty);
   if (term) {
-    ::tcsetattr(fileno(tty), TCSAFLUSH, &old);
+    ::tcsetattr(fileno(tty), TCSANOW, &old);
   }
   std::fputs("\n", tty);
   std::fclose(tty);
@@ -84,7 +85,9 @@ Result<holdfast::SecretBytes> ReadPassphrase(const char* prompt) {
   return buf;
 }
 
-Result<client::StoreSecret> Secret(const std::string& key_file) {
+// Secret unlocks (or, for a new home, creates) the local store: a key file, the
+// HOLDFAST_PASSPHRASE environment variable, or a passphrase typed twice for a new store.
+Result<client::StoreSecret> Secret(const std::string& key_file, bool new_store) {
   client::StoreSecret s;
   if (!key_file.empty()) {
     s.kind = client::StoreSecret::Kind::kKeyFile;
@@ -95,7 +98,15 @@ Result<client::StoreSecret> Secret(const std::string& key_file) {
     s.bytes = holdfast::SecretBytes::Copy(holdfast::AsBytes(env));
     return s;
   }
-  HF_ASSIGN_OR_RETURN(s.bytes, ReadPassphrase("Passphrase for the local store: "));
+  if (!new_store) {
+    HF_ASSIGN_OR_RETURN(s.bytes, ReadPassphrase("Passphrase for the local store: "));
+    return s;
+  }
+  HF_ASSIGN_OR_RETURN(s.bytes, ReadPassphrase("New passphrase for this device's local store: "));
+  HF_ASSIGN_OR_RETURN(const holdfast::SecretBytes again, ReadPassphrase("The same again: "));
+  if (!s.bytes.Equals(again)) {
+    return Error{ErrorCode::kInvalidArgument, "the two passphrases differ; nothing was created"};
+  }
   return s;
 }
 
@@ -233,7 +244,8 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  auto secret = Secret(key_file);
+  std::error_code exists_error;
+  auto secret = Secret(key_file, !std::filesystem::exists(home + "/holdfast.db", exists_error));
   if (!secret.ok()) {
     return Fail(secret.error());
   }
