@@ -146,12 +146,26 @@ TEST_F(DevicesTest, EveryDeviceOfEveryoneGetsEveryMessage) {
   EXPECT_EQ(Texts(Receive(bob)), std::vector<std::string>{"from bob's tablet"});
   EXPECT_EQ(Texts(Receive(bob2)), std::vector<std::string>{"from bob's tablet"});
 
-  // A group across all of them.
+  // A group across all of them, made on Alice's laptop: her phone learns it too, sees the
+  // laptop's message as her own, and can write to the group itself.
   auto group = alice2.CreateGroup("all devices", {"+14155550202", "+14155550203"});
   ASSERT_TRUE(group.ok()) << PersonError(group.error());
   ASSERT_TRUE(alice2.SendGroupText(*group, "group hello").ok());
   for (Messenger* m : {&bob, &bob2, &bob3, &carol}) {
     EXPECT_EQ(Texts(Receive(*m)), std::vector<std::string>{"group hello"});
+  }
+  auto at_phone = Receive(alice);
+  EXPECT_EQ(Texts(at_phone), std::vector<std::string>{"group hello"});
+  EXPECT_EQ(Count(at_phone, Event::Kind::kGroupUpdated), 1u);
+  auto phone_groups = alice.Groups();
+  ASSERT_TRUE(phone_groups.ok());
+  ASSERT_EQ(phone_groups->size(), 1u);
+  EXPECT_EQ((*phone_groups)[0].members.size(), 2u);
+  ASSERT_TRUE(alice.SendGroupText(*group, "from alice's phone").ok());
+  EXPECT_EQ(Texts(Receive(carol)), std::vector<std::string>{"from alice's phone"});
+  EXPECT_EQ(Texts(Receive(alice2)), std::vector<std::string>{"from alice's phone"});
+  for (Messenger* m : {&bob, &bob2, &bob3}) {
+    EXPECT_EQ(Texts(Receive(*m)), std::vector<std::string>{"from alice's phone"});
   }
 
   // Bob's phone unlinks the tablet: it is signed out, and senders stop addressing it.

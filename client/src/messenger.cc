@@ -1360,7 +1360,7 @@ class Messenger::Impl {
       HF_RETURN_IF_ERROR(HandleReceipt(from, content.receipt(), events));
     }
     if (content.has_sync() && own) {
-      HF_RETURN_IF_ERROR(HandleSync(content.sync(), events));
+      HF_RETURN_IF_ERROR(HandleSync(from, content.sync(), events));
     }
     return Ok();
   }
@@ -1442,8 +1442,13 @@ class Messenger::Impl {
     return Ok();
   }
 
-  Result<void> HandleSync(const cpb::SyncMessage& sync, std::vector<Event>* events) {
-    if (sync.has_sent()) {
+  Result<void> HandleSync(const Incoming& from, const cpb::SyncMessage& sync,
+                          std::vector<Event>* events) {
+    if (sync.has_sent() && sync.sent().message().has_group() &&
+        sync.sent().message().group().type() == cpb::GroupContext::UPDATE) {
+      // Our other device made or changed a group: this device joins it too.
+      HF_RETURN_IF_ERROR(Void(HandleGroupContext(from, sync.sent().message().group(), events)));
+    } else if (sync.has_sent()) {
       const auto& sent = sync.sent();
       std::string conversation = sent.destination_phone();
       if (sent.message().has_group()) {
@@ -1557,9 +1562,10 @@ class Messenger::Impl {
     const auto is_member = [&](const local::Group& grp, const std::string& phone) {
       return std::find(grp.members().begin(), grp.members().end(), phone) != grp.members().end();
     };
+    const bool own = from.account_id == account_.account_id();
     if (g.type() == cpb::GroupContext::UPDATE) {
-      if (existing && !is_member(*existing, from.phone)) {
-        return std::string();  // only members change a group
+      if (existing && !own && !is_member(*existing, from.phone)) {
+        return std::string();  // only members (and our own devices) change a group
       }
       if (existing && g.revision() <= existing->revision()) {
         return std::string();
@@ -1663,7 +1669,11 @@ class Messenger::Impl {
     }
     const int64_t ts = NextTimestamp();
     content.mutable_data()->set_timestamp(ts);
-    return SendPairwise(to, content, ts);
+    HF_RETURN_IF_ERROR(SendPairwise(to, content, ts));
+    // Our other devices learn the group too.
+    cpb::Content sync;
+    *sync.mutable_sync()->mutable_sent()->mutable_message() = content.data();
+    return SyncToOwnDevices(sync, ts);
   }
 
   // SendPairwise sends one Content to each of `phones` (every device), with our access key.
@@ -1831,6 +1841,9 @@ class Messenger::Impl {
     m.set_status(failed.ok() ? local::Message::SENT : local::Message::FAILED);
     HF_RETURN_IF_ERROR(Tx<local::Message>(*store_, [&] { return StoreMessage(m, false); }));
     HF_RETURN_IF_ERROR(failed);
+    cpb::Content sync;
+    *sync.mutable_sync()->mutable_sent()->mutable_message() = content.data();
+    HF_RETURN_IF_ERROR(SyncToOwnDevices(sync, ts));
     return total;
   }
 
