@@ -34,6 +34,7 @@
 #include "holdfast/client/local_store.h"
 #include "holdfast/client/messenger.h"
 #include "holdfast/common/error.h"
+#include "holdfast/common/utf8.h"
 #include "tui.h"
 
 namespace client = holdfast::client;
@@ -110,6 +111,33 @@ Result<client::StoreSecret> Secret(const std::string& key_file, bool new_store) 
   return s;
 }
 
+// Shown is text from elsewhere (a message, a device or group name) made safe to print:
+// invalid UTF-8, controls and escape sequences become U+FFFD, so that nobody can rewrite the
+// terminal or forge a line of ours; a line break continues indented.
+std::string Shown(std::string_view text) {
+  const std::string valid = holdfast::ToValidUtf8(text);
+  std::string out;
+  size_t i = 0;
+  while (i < valid.size()) {
+    char32_t c = 0;
+    const size_t n = holdfast::DecodeUtf8(valid, i, c);
+    i += n;
+    if (c == U'\n') {
+      out += "\n      ";
+    } else if (holdfast::IsTerminalControl(c)) {
+      holdfast::AppendUtf8(holdfast::kReplacementCharacter, out);
+    } else {
+      holdfast::AppendUtf8(c, out);
+    }
+  }
+  return out;
+}
+
+// Dump prints JSON on one line; text that is not valid UTF-8 is replaced, not fatal.
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string StatusName(const client::Message& m) {
   if (!m.outgoing) {
     return m.read ? "read" : "unread";
@@ -152,7 +180,7 @@ std::string Clock(int64_t ms) {
 }
 
 void PrintMessage(const client::Message& m) {
-  const std::string who = m.notice ? "*" : (m.outgoing ? "me" : m.sender);
+  const std::string who = m.notice ? "*" : (m.outgoing ? "me" : Shown(m.sender));
   std::string where;
   if (m.conversation.starts_with("group:")) {
     where = " [" + m.conversation + "]";
@@ -167,7 +195,7 @@ void PrintMessage(const client::Message& m) {
                                                               : "  (sent)";
   }
   std::printf("%s  %s%s: %s%s\n", Clock(m.timestamp).c_str(), who.c_str(), where.c_str(),
-              m.text.c_str(), marks.c_str());
+              Shown(m.text).c_str(), marks.c_str());
 }
 
 }  // namespace
@@ -212,8 +240,11 @@ int main(int argc, char** argv) {
   auto* devices = app.add_subcommand("devices", "this account's devices");
   auto* safety = app.add_subcommand("safety-number", "the safety number with a contact");
   safety->add_option("PHONE", phone)->required();
+  std::string compared;
   auto* trust = app.add_subcommand("trust", "accept a contact's safety number");
   trust->add_option("PHONE", phone)->required();
+  trust->add_option("NUMBER", compared,
+                    "the safety number you compared: accepted only if it is still current");
   double link_wait_s = 120;
   std::string link_code;
   uint32_t device_to_remove = 0;
@@ -266,7 +297,7 @@ int main(int argc, char** argv) {
   client::Messenger& m = **opened;
   auto print = [&](const nlohmann::json& j, const std::string& human) {
     if (json) {
-      std::printf("%s\n", j.dump().c_str());
+      std::printf("%s\n", Dump(j).c_str());
     } else if (!human.empty()) {
       std::printf("%s\n", human.c_str());
     }
@@ -301,7 +332,7 @@ int main(int argc, char** argv) {
       }
       for (const auto& e : *events) {
         if (e.kind == client::Event::Kind::kDeviceLinked) {
-          print({{"linked", e.message.text}}, e.message.text);
+          print({{"linked", e.message.text}}, Shown(e.message.text));
           linked = true;
         }
       }
@@ -344,7 +375,7 @@ int main(int argc, char** argv) {
             if (e.kind == K::kServerNotice) {
               j["server_notice"] = true;
             }
-            std::printf("%s\n", j.dump().c_str());
+            std::printf("%s\n", Dump(j).c_str());
           } else {
             PrintMessage(e.message);
           }
@@ -366,7 +397,7 @@ int main(int argc, char** argv) {
                     e.conversation + ", then: holdfast trust " + e.conversation);
           break;
         case K::kDeviceLinked:
-          print({{"device_linked", e.message.text}}, "(" + e.message.text + ")");
+          print({{"device_linked", e.message.text}}, "(" + Shown(e.message.text) + ")");
           break;
         case K::kGroupUpdated:
           print({{"group_updated", e.conversation}}, "(group updated: " + e.conversation + ")");
@@ -387,7 +418,7 @@ int main(int argc, char** argv) {
       return Fail(msgs.error());
     }
     for (const auto& msg : *msgs) {
-      json ? (void)std::printf("%s\n", MessageJson(msg).dump().c_str()) : PrintMessage(msg);
+      json ? (void)std::printf("%s\n", Dump(MessageJson(msg)).c_str()) : PrintMessage(msg);
     }
   } else if (*conversations) {
     auto list = m.Conversations();
@@ -396,8 +427,8 @@ int main(int argc, char** argv) {
     }
     for (const auto& c : *list) {
       print({{"id", c.id}, {"title", c.title}, {"unread", c.unread}, {"last", c.last_text}},
-            c.title + (c.unread ? "  (" + std::to_string(c.unread) + " unread)" : "") + "  " +
-                c.last_text);
+            Shown(c.title) + (c.unread ? "  (" + std::to_string(c.unread) + " unread)" : "") +
+                "  " + Shown(c.last_text));
     }
   } else if (*contacts) {
     auto list = m.Contacts();
@@ -421,7 +452,7 @@ int main(int argc, char** argv) {
     }
     for (const auto& d : *list) {
       print({{"id", d.id}, {"name", d.name}, {"current", d.current}},
-            std::to_string(d.id) + "  " + d.name + (d.current ? "  (this device)" : ""));
+            std::to_string(d.id) + "  " + Shown(d.name) + (d.current ? "  (this device)" : ""));
     }
   } else if (*safety) {
     auto n = m.SafetyNumber(phone);
@@ -434,7 +465,7 @@ int main(int argc, char** argv) {
     }
     print({{"phone", phone}, {"safety_number", n->displayable}}, grouped);
   } else if (*trust) {
-    if (auto r = m.Trust(phone); !r.ok()) {
+    if (auto r = m.Trust(phone, compared); !r.ok()) {
       return Fail(r.error());
     }
     print({{"trusted", phone}}, "Marked " + phone + " verified.");
@@ -464,7 +495,8 @@ int main(int argc, char** argv) {
     }
     for (const auto& g : *list) {
       print({{"id", g.id}, {"name", g.name}, {"members", g.members}, {"left", g.left}},
-            g.id + "  " + g.name + "  (" + std::to_string(g.members.size() + 1) + " members)");
+            g.id + "  " + Shown(g.name) + "  (" + std::to_string(g.members.size() + 1) +
+                " members)");
     }
   } else if (*chat) {
     if (auto r = holdfast::app::RunChat(m, {}); !r.ok()) {

@@ -92,30 +92,6 @@ struct Glyph {
   int width;  // columns; 0 for a newline and for combining marks
 };
 
-// IsHidden is true for what must not reach the terminal as is: C0 and C1 controls, DEL, and
-// the bidi controls that reorder the text around them (CVE-2021-42574, "Trojan Source").
-bool IsHidden(char32_t c) {
-  return c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0x061c || c == 0x200e || c == 0x200f ||
-         (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
-}
-
-void AppendUtf8(char32_t c, std::string& out) {
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xc0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3f));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xe0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (c & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (c & 0x3f));
-  }
-}
 
 std::string Utf8(const std::u32string& s) {
   std::string out;
@@ -151,7 +127,7 @@ std::vector<Glyph> Glyphs(std::string_view text, bool utf8) {
     if (c == U'\t') {
       c = U' ';
     }
-    if (IsHidden(c)) {
+    if (IsTerminalControl(c)) {
       c = replacement;
     }
     int width = 1;
@@ -692,7 +668,7 @@ class Chat {
         break;
     }
     const bool not_a_character = c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff);
-    if (not_a_character || IsHidden(c) || (!utf8_ && c >= 0x80) ||
+    if (not_a_character || IsTerminalControl(c) || (!utf8_ && c >= 0x80) ||
         input_.size() >= kMaxInputChars) {
       return;
     }
@@ -833,6 +809,7 @@ class Chat {
       return Fail("No safety number", n.error());
     }
     info_.clear();
+    shown_safety_[open_] = n->displayable;  // what /trust will accept, and nothing else
     info_.push_back((Changed(open_) ? "The NEW safety number with " : "The safety number with ") +
                     open_ + ":");
     constexpr size_t kGroupDigits = 5;
@@ -855,7 +832,13 @@ class Chat {
     if (!RequireOneToOne("/trust")) {
       return;
     }
-    if (auto r = m_.Trust(open_); !r.ok()) {
+    const auto shown = shown_safety_.find(open_);
+    if (shown == shown_safety_.end()) {
+      return Say("Compare the safety number first: /safety", Tone::kError);
+    }
+    auto r = m_.Trust(open_, shown->second);
+    shown_safety_.erase(shown);
+    if (!r.ok()) {
       return Fail("Not accepted", r.error());
     }
     info_.clear();
@@ -1040,6 +1023,7 @@ class Chat {
 
   std::vector<Entry> entries_;                  // the left pane, top to bottom
   std::vector<std::string> drafts_;             // opened with /to, no message yet
+  std::map<std::string, std::string> shown_safety_;  // phone -> the number /safety showed
   std::vector<std::string> changed_;            // phones whose new safety number waits for /trust
   std::map<std::string, std::string> members_;  // group conversation -> its other members
   std::string open_;                            // the open conversation's id; "" for none

@@ -14,6 +14,7 @@
 #include "content.h"
 #include "holdfast/common/encoding.h"
 #include "holdfast/common/phone.h"
+#include "holdfast/common/utf8.h"
 #include "holdfast/crypto/aead.h"
 #include "holdfast/crypto/certificate.h"
 #include "holdfast/crypto/hash.h"
@@ -57,6 +58,14 @@ constexpr int kSendAttempts = 4;
 constexpr size_t kGroupIdBytes = 16;
 constexpr size_t kMaxAcksPerRequest = 1000;
 constexpr size_t kMaxEnvelopesPerReceive = 100000;
+constexpr size_t kMaxTextBytes = 64 * 1024;
+constexpr size_t kMaxGroupNameBytes = 128;
+constexpr int kMaxGroupMembers = 1000;
+// kMaxRevisionStep bounds how far one group update may move the revision, so that a
+// member cannot freeze a group by jumping it to the end.
+constexpr uint64_t kMaxRevisionStep = 1000;
+// kMaxLocalPreKeys bounds the one-time prekeys kept, whatever the server says it holds.
+constexpr size_t kMaxLocalPreKeys = 1000;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -551,6 +560,7 @@ class Messenger::Impl {
     HF_RETURN_IF_ERROR(Call(std::move(a)));
     account_.set_keys_uploaded(true);
     account_.set_signed_pre_key_created_ms(NowMs());
+    account_.set_signed_pre_key_uploaded(spk.id);
     return SaveAccount();
   }
 
@@ -560,14 +570,27 @@ class Messenger::Impl {
     wpb::Request count;
     count.mutable_pre_key_count();
     HF_ASSIGN_OR_RETURN(const wpb::Response res, Call(std::move(count)));
-    const bool low = res.pre_key_count().count() < kPreKeyRefillBelow;
-    const bool rotate = NowMs() - account_.signed_pre_key_created_ms() >=
-                        options_.signed_prekey_rotation.count();
-    if (!low && !rotate) {
+    HF_ASSIGN_OR_RETURN(const auto held, protocol_->PreKeyIds());
+    const bool low = res.pre_key_count().count() < kPreKeyRefillBelow &&
+                     held.size() + kPreKeysPerUpload <= kMaxLocalPreKeys;
+    HF_ASSIGN_OR_RETURN(const signal::SignedPreKeyRecord latest, protocol_->LatestSignedPreKey());
+    // A rotation whose upload failed is uploaded again rather than rotated past: the key
+    // before it, which rotating again would delete, may be the one the server hands out.
+    const bool reupload = latest.id != account_.signed_pre_key_uploaded();
+    const bool rotate = !reupload && NowMs() - account_.signed_pre_key_created_ms() >=
+                                         options_.signed_prekey_rotation.count();
+    if (!low && !rotate && !reupload) {
       return Ok();
     }
     wpb::Request r;
     auto* k = r.mutable_set_keys();
+    if (reupload) {
+      k->mutable_signed_pre_key()->set_id(latest.id);
+      k->mutable_signed_pre_key()->set_public_key(KeyString(latest.key.public_key));
+      k->mutable_signed_pre_key()->set_signature(
+          std::string(latest.signature.begin(), latest.signature.end()));
+    }
+    uint32_t uploading = latest.id;
     if (low) {
       HF_ASSIGN_OR_RETURN(const auto fresh,
                           signal::MakeMorePreKeys(*protocol_, rng_, kPreKeysPerUpload));
@@ -579,17 +602,17 @@ class Messenger::Impl {
     }
     if (rotate) {
       HF_ASSIGN_OR_RETURN(const auto spk, signal::RotateSignedPreKey(*protocol_, rng_));
+      account_.set_signed_pre_key_created_ms(NowMs());
+      HF_RETURN_IF_ERROR(SaveAccount());
+      uploading = spk.id;
       k->mutable_signed_pre_key()->set_id(spk.id);
       k->mutable_signed_pre_key()->set_public_key(KeyString(spk.key.public_key));
       k->mutable_signed_pre_key()->set_signature(
           std::string(spk.signature.begin(), spk.signature.end()));
     }
     HF_RETURN_IF_ERROR(Call(std::move(r)));
-    if (rotate) {
-      account_.set_signed_pre_key_created_ms(NowMs());
-      HF_RETURN_IF_ERROR(SaveAccount());
-    }
-    return Ok();
+    account_.set_signed_pre_key_uploaded(uploading);
+    return SaveAccount();
   }
 
   // --- Contacts -----------------------------------------------------------------------
@@ -937,13 +960,24 @@ class Messenger::Impl {
       c.set_unread(c.unread() + 1);
     }
     c.set_last_ms(std::max<int64_t>(m.received_ms(), m.timestamp()));
-    c.set_last_text(m.text().substr(0, 80));
+    c.set_last_text(ToValidUtf8(m.text(), 80));  // whole characters: records hold UTF-8
     HF_RETURN_IF_ERROR(PutRecord(*store_, kConversationTable, m.conversation(), c));
     return m;
   }
 
+  static Result<void> CheckText(std::string_view text) {
+    if (!IsValidUtf8(text)) {
+      return Error{ErrorCode::kInvalidArgument, "the text is not valid UTF-8"};
+    }
+    if (text.size() > kMaxTextBytes) {
+      return Error{ErrorCode::kOversized, "the text is longer than 64 KiB"};
+    }
+    return Ok();
+  }
+
   Result<SendResult> SendText(std::string_view phone, std::string_view text) {
     HF_RETURN_IF_ERROR(RequireRegistered());
+    HF_RETURN_IF_ERROR(CheckText(text));
     HF_ASSIGN_OR_RETURN(const local::Contact contact, Resolve(phone));
     if (!contact.changed_identity_key().empty()) {
       return Error{ErrorCode::kUntrustedIdentity, "safety number changed"};
@@ -1101,6 +1135,12 @@ class Messenger::Impl {
       }
     }
     HF_RETURN_IF_ERROR(flush_acks());
+    auto answers = std::move(provision_answers_);
+    provision_answers_.clear();
+    for (auto& a : answers) {
+      HF_RETURN_IF_ERROR(SendRaw(a.own, a.content));
+      HF_RETURN_IF_ERROR(SaveRecipient(a.own));
+    }
     HF_RETURN_IF_ERROR(SendReceipts(cpb::ReceiptMessage::DELIVERY));
     // Keys are topped up while we are signed in anyway; a failure here is not the
     // caller's concern and is retried next time.
@@ -1135,7 +1175,7 @@ class Messenger::Impl {
       return Tx<void>(*store_, [&]() -> Result<void> {
         local::Message m;
         m.set_conversation("server");
-        m.set_text(env.content());
+        m.set_text(ToValidUtf8(env.content()));  // the server's JSON; stored as valid text
         m.set_timestamp(env.server_timestamp());
         m.set_received_ms(NowMs());
         m.set_notice(true);
@@ -1148,6 +1188,7 @@ class Messenger::Impl {
         return mark_seen();
       });
     }
+    const size_t events_before = events->size();
     auto handled = Tx<void>(*store_, [&]() -> Result<void> {
       HF_RETURN_IF_ERROR(Decrypt(env, id_hex, events));
       return mark_seen();
@@ -1155,6 +1196,7 @@ class Messenger::Impl {
     if (handled.ok()) {
       return Ok();
     }
+    events->resize(events_before);  // what the rolled-back envelope said did not happen
     if (handled.code() == ErrorCode::kStorageFailure && handled.error().detail != nullptr &&
         std::string_view(handled.error().detail) == "the transaction was rolled back") {
       // fall through: a protocol failure inside rolled the transaction back
@@ -1200,6 +1242,9 @@ class Messenger::Impl {
     }
     Incoming from{sender.phone, sender.account_id, sender.device_id, sealed, id_hex};
     const bool own = sender.account_id == account_.account_id();
+    if (!IsE164(sender.phone) || (own != (sender.phone == account_.phone()))) {
+      return Error{ErrorCode::kAuthenticationFailed, "sender certificate phone number"};
+    }
     if (own && sender.device_id == account_.device_id()) {
       return Error{ErrorCode::kMalformed, "a message from this very device"};
     }
@@ -1338,11 +1383,23 @@ class Messenger::Impl {
       return Error{ErrorCode::kMalformed, "message content"};
     }
     const bool own = from.account_id == account_.account_id();
-    if (!own && content.access_key().size() == wire::kAccessKeyBytes) {
+    bool unaccepted = false;  // their identity key changed and the user has not accepted it
+    if (!own) {
       HF_ASSIGN_OR_RETURN(auto c, FindContact(from.phone));
-      if (c && c->access_key() != content.access_key()) {
+      unaccepted = c && !c->changed_identity_key().empty();
+      if (c && !unaccepted && content.access_key().size() == wire::kAccessKeyBytes &&
+          c->access_key() != content.access_key()) {
         c->set_access_key(content.access_key());
         HF_RETURN_IF_ERROR(SaveContact(*c));
+      }
+    }
+    if (unaccepted) {
+      // Their text is shown (with the notice); what would give them a say over our groups
+      // or our keys waits until the user accepts the new safety number.
+      content.clear_sender_key_distribution();
+      if (content.has_data() && content.data().has_group() &&
+          content.data().group().type() == cpb::GroupContext::UPDATE) {
+        content.clear_data();
       }
     }
     if (!content.sender_key_distribution().empty()) {
@@ -1379,7 +1436,8 @@ class Messenger::Impl {
     }
     // A message sent again after a lost response comes with new envelope ids but the same
     // sender and timestamp.
-    const std::string once = "data:" + from.phone + ":" + std::to_string(data.timestamp());
+    const std::string once = "data:" + from.phone + "." + std::to_string(from.device) + ":" +
+                             std::to_string(data.timestamp());
     HF_ASSIGN_OR_RETURN(auto again, store_->Get(kSeenTable, once));
     if (again) {
       return Ok();
@@ -1567,8 +1625,20 @@ class Messenger::Impl {
       if (existing && !own && !is_member(*existing, from.phone)) {
         return std::string();  // only members (and our own devices) change a group
       }
-      if (existing && g.revision() <= existing->revision()) {
+      if (existing && (g.revision() <= existing->revision() ||
+                       g.revision() - existing->revision() > kMaxRevisionStep)) {
         return std::string();
+      }
+      // An update that names anyone badly is dropped whole: one bad entry would otherwise
+      // stop every send to the group.
+      const bool well_formed =
+          g.members_size() <= kMaxGroupMembers && !g.name().empty() &&
+          g.name().size() <= kMaxGroupNameBytes &&
+          std::all_of(g.members().begin(), g.members().end(), [](const cpb::Member& m) {
+            return IsE164(m.phone()) && m.account_id().size() == wire::kAccountIdBytes;
+          });
+      if (!well_formed) {
+        return Error{ErrorCode::kMalformed, "group update"};
       }
       local::Group grp = existing ? *existing : local::Group();
       grp.set_id(g.id());
@@ -1583,9 +1653,6 @@ class Messenger::Impl {
           continue;
         }
         grp.add_members(m.phone());
-        if (!IsE164(m.phone()) || m.account_id().size() != wire::kAccountIdBytes) {
-          continue;
-        }
         HF_ASSIGN_OR_RETURN(auto known, FindContact(m.phone()));
         if (!known) {
           local::Contact c;
@@ -1724,7 +1791,7 @@ class Messenger::Impl {
 
   Result<std::string> CreateGroup(std::string_view name, const std::vector<std::string>& phones) {
     HF_RETURN_IF_ERROR(RequireRegistered());
-    if (name.empty() || name.size() > 128) {
+    if (name.empty() || name.size() > kMaxGroupNameBytes || !IsValidUtf8(name)) {
       return Error{ErrorCode::kInvalidArgument, "a group name has 1 to 128 bytes"};
     }
     local::Group g;
@@ -1780,22 +1847,28 @@ class Messenger::Impl {
       g.add_members(m);
     }
     g.set_revision(g.revision() + 1);
-    HF_RETURN_IF_ERROR(PutRecord(*store_, kGroupTable, std::string(group_id), g));
-    std::vector<std::string> tell = members;
-    tell.insert(tell.end(), removed.begin(), removed.end());
-    HF_RETURN_IF_ERROR(SendGroupUpdate(g, tell));
-    // Removing someone rotates our key; a newcomer gets our current one.
+    // Removing someone rotates our key; a newcomer gets our current one. Both duties are
+    // saved with the change, before anything is sent, so that a failure below cannot leave
+    // the removed member holding the key we send with next.
     if (!removed.empty()) {
       g.set_rotate(true);
     }
     for (const auto& p : add) {
       g.add_needs_key(p);
     }
+    HF_RETURN_IF_ERROR(PutRecord(*store_, kGroupTable, std::string(group_id), g));
+    HF_RETURN_IF_ERROR(SendGroupUpdate(g, members));
+    // Telling the removed members is a courtesy (one may be the lost phone whose safety
+    // number changed); it must not stop the rotation.
+    for (const auto& p : removed) {
+      (void)SendGroupUpdate(g, {p});
+    }
     return DistributeKey(g, g.rotate());
   }
 
   Result<SendResult> SendGroupText(std::string_view group_id, std::string_view text) {
     HF_RETURN_IF_ERROR(RequireRegistered());
+    HF_RETURN_IF_ERROR(CheckText(text));
     HF_ASSIGN_OR_RETURN(local::Group g, LoadGroup(group_id));
     for (const auto& phone : g.members()) {
       HF_ASSIGN_OR_RETURN(const local::Contact c, Resolve(phone));
@@ -1888,10 +1961,25 @@ class Messenger::Impl {
                                        remote);
   }
 
-  Result<void> Trust(std::string_view phone) {
+  Result<void> Trust(std::string_view phone, std::string_view compared) {
     HF_ASSIGN_OR_RETURN(auto c, FindContact(phone));
     if (!c) {
       return Error{ErrorCode::kNotFound, "no such contact"};
+    }
+    if (!compared.empty()) {
+      HF_ASSIGN_OR_RETURN(const signal::SafetyNumber now, SafetyNumber(phone));
+      std::string digits;
+      for (char ch : compared) {
+        if (ch >= '0' && ch <= '9') {
+          digits += ch;
+        }
+      }
+      if (digits != now.displayable) {
+        return Error{ErrorCode::kUntrustedIdentity,
+                     "that is not the current safety number: it changed again, or was "
+                     "mistyped; compare again"};
+      }
+      HF_ASSIGN_OR_RETURN(c, FindContact(phone));  // SafetyNumber may have filled the key in
     }
     if (!c->changed_identity_key().empty()) {
       HF_ASSIGN_OR_RETURN(const auto key,
@@ -2023,8 +2111,8 @@ class Messenger::Impl {
       fresh.set_id(device);
       fresh.set_registration_id(req.registration_id());
       own.devices.push_back(fresh);
-      HF_RETURN_IF_ERROR(SendRaw(own, *sealed));
-      HF_RETURN_IF_ERROR(SaveRecipient(own));
+      // Sent after the receive loop, which owns the signed-in connection meanwhile.
+      provision_answers_.push_back(ProvisionAnswer{own, std::move(sealed).value()});
       local::Message notice;
       notice.set_conversation("devices");
       notice.set_text("Device " + std::to_string(device) + " (" + req.name() +
@@ -2095,6 +2183,9 @@ class Messenger::Impl {
   // `link_string`, waiting up to `wait` for the primary to answer.
   Result<void> Link(std::string_view link_string, std::chrono::milliseconds wait) {
     if (!account_.account_id().empty()) {
+      if (!account_.keys_uploaded() && !account_.phone().empty()) {
+        return UploadKeys();  // provisioned, but the upload failed last time
+      }
       return Error{ErrorCode::kAlreadyExists, "this device is already registered"};
     }
     const size_t dash = link_string.find('-');
@@ -2133,14 +2224,40 @@ class Messenger::Impl {
     account_.set_registration_id(registration_id);
     WipeString(credential);
     HF_RETURN_IF_ERROR(SaveAccount());
+    auto provisioned = AwaitProvision(*secret, registration_id, wait);
+    if (!provisioned.ok() && account_.phone().empty()) {
+      // Not provisioned: this device would be a member of the account without keys, which
+      // stops every send to the account. Leave it, so that linking can start over.
+      wpb::Request leave;
+      leave.mutable_remove_device()->set_device_id(account_.device_id());
+      (void)Call(std::move(leave));
+      if (conn_) {
+        conn_->Close();
+        conn_.reset();
+      }
+      account_.clear_account_id();
+      account_.clear_device_id();
+      account_.clear_credential();
+      account_.clear_registration_id();
+      account_.clear_own_devices();
+      HF_RETURN_IF_ERROR(SaveAccount());
+      return provisioned.error();
+    }
+    HF_RETURN_IF_ERROR(provisioned);
+    return UploadKeys();
+  }
 
+  // AwaitProvision asks the account's other devices for the identity, proving we hold the
+  // link secret, and applies the answer that comes back within `wait`.
+  Result<void> AwaitProvision(const Bytes& secret, uint32_t registration_id,
+                              std::chrono::milliseconds wait) {
     // Ask the primary, proving we hold the secret it showed.
     cpb::ProvisionRequest req;
     req.set_device_id(account_.device_id());
     req.set_registration_id(registration_id);
     req.set_name(options_.device_name);
     HF_ASSIGN_OR_RETURN(const std::string sealed,
-                        SealProvision(*secret,
+                        SealProvision(secret,
                                       ProvisionAad("request", account_.account_id(),
                                                    account_.device_id()),
                                       AsBytes(req.SerializeAsString()), rng_));
@@ -2177,7 +2294,7 @@ class Messenger::Impl {
       if (env.type() != wpb::CIPHERTEXT || env.source_account() != account_.account_id()) {
         continue;
       }
-      auto opened = OpenProvision(*secret, aad, env.content());
+      auto opened = OpenProvision(secret, aad, env.content());
       if (!opened.ok()) {
         continue;
       }
@@ -2190,7 +2307,6 @@ class Messenger::Impl {
       wpb::Request ack;
       ack.mutable_ack()->add_envelope_ids(env.id());
       (void)CallOn(*c, std::move(ack));
-      HF_RETURN_IF_ERROR(UploadKeys());
       // Envelopes this loop passed over are in flight on this connection; a fresh sign-in
       // makes the server push them again for the next Receive.
       conn_->Close();
@@ -2278,6 +2394,11 @@ class Messenger::Impl {
   bool queue_drained_ = false;
   int64_t last_timestamp_ = 0;
   std::map<std::string, std::vector<int64_t>> receipts_;  // phone -> timestamps to confirm
+  struct ProvisionAnswer {
+    Recipient own;
+    std::string content;
+  };
+  std::vector<ProvisionAnswer> provision_answers_;  // found by Receive, sent after its loop
 };
 
 Messenger::Messenger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -2335,7 +2456,9 @@ Result<std::vector<Contact>> Messenger::Contacts() { return impl_->Contacts(); }
 Result<signal::SafetyNumber> Messenger::SafetyNumber(std::string_view phone) {
   return impl_->SafetyNumber(phone);
 }
-Result<void> Messenger::Trust(std::string_view phone) { return impl_->Trust(phone); }
+Result<void> Messenger::Trust(std::string_view phone, std::string_view compared_safety_number) {
+  return impl_->Trust(phone, compared_safety_number);
+}
 Result<std::vector<Conversation>> Messenger::Conversations() { return impl_->Conversations(); }
 Result<std::vector<Message>> Messenger::History(std::string_view conversation, size_t limit) {
   return impl_->History(conversation, limit);

@@ -199,6 +199,56 @@ TEST_F(MessengerTest, ANewGroupMemberReadsWhatFollowsAndNothingBefore) {
   EXPECT_EQ(Texts(Receive(alice)), (std::vector<std::string>{"hi dave, bob here", "thanks"}));
 }
 
+TEST_F(MessengerTest, TextInAnyScriptIsStoredAndInvalidTextIsRefused) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Messenger& alice = Register("alice", "+14155550081");
+  Messenger& bob = Register("bob", "+14155550082");
+  // 79 ASCII letters and then two-byte letters: a conversation's preview, cut at 80 bytes,
+  // must not split one (a record with half a character would no longer parse).
+  const std::string long_text = std::string(79, 'a') + "\xC3\xA9\xC3\xA9 \xE4\xB8\xAD\xE6\x96\x87 "
+                                "\xF0\x9F\x98\x80 \xD8\xB3\xD9\x84\xD8\xA7\xD9\x85";
+  ASSERT_TRUE(alice.SendText("+14155550082", long_text).ok());
+  ASSERT_TRUE(alice.SendText("+14155550082", "and after it").ok());
+  EXPECT_EQ(Texts(Receive(bob)), (std::vector<std::string>{long_text, "and after it"}));
+  auto convs = bob.Conversations();
+  ASSERT_TRUE(convs.ok()) << PersonError(convs.error());
+  ASSERT_EQ(convs->size(), 1u);
+  EXPECT_LE((*convs)[0].last_text.size(), 80u);
+  ASSERT_TRUE(bob.SendText("+14155550081", long_text).ok());
+  EXPECT_EQ(Texts(Receive(alice)), std::vector<std::string>{long_text});
+  // Bytes that are not UTF-8 are refused before anything is sent or stored.
+  EXPECT_EQ(alice.SendText("+14155550082", "bad \xFF byte").code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(alice.SendText("+14155550082", std::string(64 * 1024 + 1, 'x')).code(),
+            ErrorCode::kOversized);
+  EXPECT_TRUE(Texts(Receive(bob)).empty());
+}
+
+TEST_F(MessengerTest, RemovingAMemberWhoseSafetyNumberChangedStillRotatesTheKey) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Messenger& alice = Register("alice", "+14155550091");
+  Messenger& bob = Register("bob", "+14155550092");
+  Register("carol", "+14155550093");
+  auto group = alice.CreateGroup("trip", {"+14155550092", "+14155550093"});
+  ASSERT_TRUE(group.ok());
+  // Carol's phone is lost; someone registers her number on a new device and writes.
+  Close("carol");
+  Messenger& carol2 = Register("carol-new", "+14155550093");
+  ASSERT_TRUE(carol2.SendText("+14155550091", "it's me, new phone").ok());
+  EXPECT_EQ(Count(Receive(alice), Event::Kind::kIdentityChanged), 1u);
+  // Alice removes Carol without accepting the new key: the removal and the rotation go
+  // through (only telling Carol is skipped), and the group works on.
+  auto removed = alice.RemoveMembers(*group, {"+14155550093"});
+  ASSERT_TRUE(removed.ok()) << PersonError(removed.error());
+  ASSERT_TRUE(alice.SendGroupText(*group, "just us now").ok());
+  auto at_bob = Receive(bob);
+  EXPECT_EQ(Texts(at_bob), std::vector<std::string>{"just us now"});
+  auto groups = bob.Groups();
+  ASSERT_TRUE(groups.ok());
+  ASSERT_EQ(groups->size(), 1u);
+  EXPECT_EQ((*groups)[0].members, std::vector<std::string>{"+14155550091"});
+  EXPECT_TRUE(Texts(Receive(carol2)).empty());
+}
+
 TEST_F(MessengerTest, AChangedSafetyNumberStopsSendingUntilTrusted) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
   Messenger& alice = Register("alice", "+14155550031");
@@ -230,7 +280,12 @@ TEST_F(MessengerTest, AChangedSafetyNumberStopsSendingUntilTrusted) {
   ASSERT_TRUE(bobs_view.ok());
   EXPECT_EQ(after->displayable, bobs_view->displayable);
 
-  ASSERT_TRUE(alice.Trust("+14155550032").ok());
+  // Accepting checks the number the user compared: a stale or mistyped one is refused.
+  std::string stale = after->displayable;
+  stale[0] = stale[0] == '1' ? '2' : '1';
+  EXPECT_EQ(alice.Trust("+14155550032", stale).code(), ErrorCode::kUntrustedIdentity);
+  EXPECT_EQ(alice.SendText("+14155550032", "still paused").code(), ErrorCode::kUntrustedIdentity);
+  ASSERT_TRUE(alice.Trust("+14155550032", after->displayable).ok());
   ASSERT_TRUE(alice.SendText("+14155550032", "verified").ok());
   EXPECT_EQ(Texts(Receive(bob2)), std::vector<std::string>{"verified"});
 }

@@ -33,5 +33,31 @@ TEST(Utf8, RefusesInvalidSequences) {
   EXPECT_FALSE(IsValidUtf8("ok then \xFF"));
 }
 
+TEST(Utf8, RepairsAndCutsWithoutSplittingACodePoint) {
+  EXPECT_EQ(ToValidUtf8("plain"), "plain");
+  EXPECT_EQ(ToValidUtf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(ToValidUtf8("\xC3"), "\xEF\xBF\xBD");
+  // "é" is two bytes: a cut after 2 bytes keeps "a" and drops the half character.
+  EXPECT_EQ(ToValidUtf8("a\xC3\xA9z", 2), "a");
+  EXPECT_EQ(ToValidUtf8("a\xC3\xA9z", 3), "a\xC3\xA9");
+  EXPECT_EQ(ToValidUtf8("\xF0\x9F\x98\x80\xF0\x9F\x98\x80", 7), "\xF0\x9F\x98\x80");
+  for (size_t cut = 0; cut < 12; ++cut) {
+    EXPECT_TRUE(IsValidUtf8(ToValidUtf8("x\xE2\x82\xAC\xFFy\xC3\xB6\xE2\x82", cut))) << cut;
+  }
+  std::string out;
+  AppendUtf8(U'\U0001F600', out);
+  AppendUtf8(U'\u00f6', out);
+  EXPECT_EQ(out, "\xF0\x9F\x98\x80\xC3\xB6");
+}
+
+TEST(Utf8, TerminalControlsAreNamed) {
+  for (char32_t c : {U'\x1b', U'\n', U'\x7f', U'\x9b', U'\u202e', U'\u2066', U'\u200f'}) {
+    EXPECT_TRUE(IsTerminalControl(c)) << static_cast<uint32_t>(c);
+  }
+  for (char32_t c : {U'a', U' ', U'\u00e9', U'\u4e2d', U'\U0001F600'}) {
+    EXPECT_FALSE(IsTerminalControl(c)) << static_cast<uint32_t>(c);
+  }
+}
+
 }  // namespace
 }  // namespace holdfast

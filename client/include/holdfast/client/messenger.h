@@ -148,8 +148,10 @@ class Messenger {
   // SafetyNumber is the 60-digit number both users compare (kNotFound for an unknown
   // contact). With a pending identity change it is the new number.
   Result<signal::SafetyNumber> SafetyNumber(std::string_view phone);
-  // Trust accepts the contact's current identity key (after a change) and marks it verified.
-  Result<void> Trust(std::string_view phone);
+  // Trust accepts the contact's identity key (after a change) and marks it verified. With
+  // `compared_safety_number` (the 60 digits the user compared), it accepts only if that is
+  // still the safety number: a key that changed again meanwhile is kUntrustedIdentity.
+  Result<void> Trust(std::string_view phone, std::string_view compared_safety_number = "");
 
   Result<std::vector<Conversation>> Conversations();
   // History returns the last `limit` messages of a conversation, oldest first.
