@@ -334,6 +334,8 @@ int main(int argc, char** argv) {
         if (e.kind == client::Event::Kind::kDeviceLinked) {
           print({{"linked", e.message.text}}, Shown(e.message.text));
           linked = true;
+        } else if (e.kind == client::Event::Kind::kMessage && !json) {
+          PrintMessage(e.message);  // stored and acked meanwhile: shown, not swallowed
         }
       }
     }

@@ -1480,6 +1480,14 @@ class Messenger::Impl {
       if (!group && ref->conversation() != from.phone) {
         continue;  // a receipt from someone the message did not go to
       }
+      if (group) {
+        HF_ASSIGN_OR_RETURN(auto g, GetRecord<local::Group>(*store_, kGroupTable,
+                                                            ref->conversation().substr(6)));
+        if (!g || std::find(g->members().begin(), g->members().end(), from.phone) ==
+                      g->members().end()) {
+          continue;  // only members confirm a group message
+        }
+      }
       auto& list = read ? *m->mutable_read_by() : *m->mutable_delivered_to();
       if (std::find(list.begin(), list.end(), from.phone) != list.end()) {
         continue;  // another device of the same person confirmed it already
