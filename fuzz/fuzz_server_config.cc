@@ -72,11 +72,11 @@ bool InRange(const ServerConfig& c) {
     }
   }
   for (auto period : kPeriods) {
-    if ((c.*period).count() < 0) {
+    if ((c.*period).count() < 1 || (c.*period).count() > int64_t{10} * 366 * 24 * 3600 * 1000) {
       return false;
     }
   }
-  return c.io_threads >= 0;
+  return c.io_threads >= 0 && c.io_threads <= 1024;
 }
 
 }  // namespace

@@ -59,8 +59,9 @@ Result<holdfast::SecretBytes> ReadPassphrase(const char* prompt) {
     return Error{ErrorCode::kInvalidArgument,
                  "no passphrase: set HOLDFAST_PASSPHRASE or run in a terminal"};
   }
+  // Unbuffered: the passphrase goes straight into the wiping buffer, not through stdio's.
+  std::setvbuf(tty, nullptr, _IONBF, 0);
   std::fputs(prompt, tty);
-  std::fflush(tty);
   termios old{};
   const bool term = ::tcgetattr(fileno(tty), &old) == 0;
   if (term) {
@@ -79,6 +80,9 @@ Result<holdfast::SecretBytes> ReadPassphrase(const char* prompt) {
     return Error{ErrorCode::kInvalidArgument, "no passphrase given"};
   }
   size_t n = std::strlen(line);
+  if (n > 0 && buf.data()[n - 1] != '\n' && n == buf.size() - 1) {
+    return Error{ErrorCode::kInvalidArgument, "a passphrase has at most 1022 characters"};
+  }
   while (n > 0 && (buf.data()[n - 1] == '\n' || buf.data()[n - 1] == '\r')) {
     --n;
   }
@@ -230,7 +234,8 @@ int main(int argc, char** argv) {
   send->add_option("PHONE", phone)->required();
   send->add_option("TEXT", text)->required();
   auto* receive = app.add_subcommand("receive", "print and ack new messages");
-  receive->add_option("--wait", wait_s, "seconds to wait for more after the queue is empty");
+  receive->add_option("--wait", wait_s, "seconds to wait for more after the queue is empty")
+      ->check(CLI::Range(0.0, 3600.0));
   auto* read = app.add_subcommand("read", "mark a conversation read (sends read receipts)");
   read->add_option("CONVERSATION", conversation)->required();
   auto* history = app.add_subcommand("history", "a conversation's messages");
@@ -250,10 +255,12 @@ int main(int argc, char** argv) {
   uint32_t device_to_remove = 0;
   auto* link_code_cmd = app.add_subcommand(
       "link-code", "show a code to link a new device, and wait for it to link");
-  link_code_cmd->add_option("--wait", link_wait_s, "seconds to wait for the new device");
+  link_code_cmd->add_option("--wait", link_wait_s, "seconds to wait for the new device")
+      ->check(CLI::Range(0.0, 3600.0));
   auto* link = app.add_subcommand("link", "make this new device part of an account");
   link->add_option("CODE", link_code, "the code the other device shows")->required();
-  link->add_option("--wait", link_wait_s, "seconds to wait for the other device's answer");
+  link->add_option("--wait", link_wait_s, "seconds to wait for the other device's answer")
+      ->check(CLI::Range(0.0, 3600.0));
   auto* unlink = app.add_subcommand("unlink", "remove a device from this account");
   unlink->add_option("DEVICE", device_to_remove)->required();
   auto* group = app.add_subcommand("group", "groups");
@@ -334,8 +341,10 @@ int main(int argc, char** argv) {
         if (e.kind == client::Event::Kind::kDeviceLinked) {
           print({{"linked", e.message.text}}, Shown(e.message.text));
           linked = true;
-        } else if (e.kind == client::Event::Kind::kMessage && !json) {
-          PrintMessage(e.message);  // stored and acked meanwhile: shown, not swallowed
+        } else if (e.kind == client::Event::Kind::kMessage) {
+          // Stored and acked meanwhile: shown, not swallowed.
+          json ? (void)std::printf("%s\n", Dump(MessageJson(e.message)).c_str())
+               : PrintMessage(e.message);
         }
       }
     }

@@ -36,12 +36,29 @@ Setter Field(T ServerConfig::*field) {
   };
 }
 
+// A period is 1 ms to 10 years: 0 would spin or expire everything at once, and a longer one
+// overflows when added to a clock in milliseconds (or converted to nanoseconds).
+constexpr int64_t kMaxPeriodMs = int64_t{10} * 366 * 24 * 3600 * 1000;
+
 Setter Millis(std::chrono::milliseconds ServerConfig::*field) {
   return [field](const Json& v, ServerConfig& c) {
-    if (!v.is_number_integer() || v.get<int64_t>() < 0) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > kMaxPeriodMs) {
       return false;
     }
     c.*field = std::chrono::milliseconds(v.get<int64_t>());
+    return true;
+  };
+}
+
+// kMaxIoThreads bounds io_threads (0: one per core); more would only exhaust the machine.
+constexpr int kMaxIoThreads = 1024;
+
+Setter Threads() {
+  return [](const Json& v, ServerConfig& c) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > kMaxIoThreads) {
+      return false;
+    }
+    c.io_threads = static_cast<int>(v.get<int64_t>());
     return true;
   };
 }
@@ -65,7 +82,7 @@ const std::map<std::string, Setter>& Setters() {
       {"plain", Field(&ServerConfig::plain)},
       {"tls_certificate_file", Field(&ServerConfig::tls_certificate_file)},
       {"tls_key_file", Field(&ServerConfig::tls_key_file)},
-      {"io_threads", Field(&ServerConfig::io_threads)},
+      {"io_threads", Threads()},
       {"dev_codes_file", Field(&ServerConfig::dev_codes_file)},
       {"sms_webhook_url", Field(&ServerConfig::sms_webhook_url)},
       {"max_envelope_bytes", Field(&ServerConfig::max_envelope_bytes)},

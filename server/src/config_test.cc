@@ -95,8 +95,23 @@ TEST(ParseConfigTest, RefusesIntegersTheFieldCannotHold) {
     EXPECT_EQ(config, ServerConfig{});
   }
   ServerConfig config;
-  ASSERT_TRUE(ParseConfig(R"({"io_threads": 2147483647})", config).ok());
-  EXPECT_EQ(config.io_threads, 2147483647);
+  ASSERT_TRUE(ParseConfig(R"({"io_threads": 1024})", config).ok());
+  EXPECT_EQ(config.io_threads, 1024);
+}
+
+TEST(ParseConfig, RefusesPeriodsAndThreadCountsThatCannotWork) {
+  for (const char* json : {R"({"io_threads": 1025})", R"({"io_threads": 2147483647})",
+                           R"({"code_ttl_ms": 0})", R"({"maintenance_interval_ms": 0})",
+                           R"({"code_ttl_ms": 9223372036854775807})",
+                           R"({"envelope_ttl_ms": 316224000001})"}) {
+    SCOPED_TRACE(json);
+    ServerConfig config;
+    EXPECT_EQ(ParseConfig(json, config).code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(config, ServerConfig{});
+  }
+  ServerConfig config;
+  ASSERT_TRUE(ParseConfig(R"({"code_ttl_ms": 1, "envelope_ttl_ms": 316224000000})", config).ok());
+  EXPECT_EQ(config.code_ttl.count(), 1);
 }
 
 class LoadConfigFileTest : public ::testing::Test {

@@ -1,5 +1,6 @@
 #include "holdfast/wire/client.h"
 
+#include <cctype>
 #include <openssl/ssl.h>
 
 #include <algorithm>
@@ -189,7 +190,13 @@ class WsTransport final : public Client::Transport {
         return Abort(
             Error{ErrorCode::kAuthenticationFailed, "server certificate is not the pinned one"});
       }
+      if (!ValidPin(*fingerprint)) {
+        return Abort(Error{ErrorCode::kAuthenticationFailed, "server certificate fingerprint"});
+      }
       fingerprint_ = *fingerprint;
+      for (char& ch : fingerprint_) {
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      }
     }
 
     ws_->set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
