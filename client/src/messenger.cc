@@ -14,6 +14,7 @@
 #include "content.h"
 #include "holdfast/common/encoding.h"
 #include "holdfast/common/phone.h"
+#include "holdfast/common/transaction.h"
 #include "holdfast/common/utf8.h"
 #include "holdfast/crypto/aead.h"
 #include "holdfast/crypto/certificate.h"
@@ -140,16 +141,7 @@ Result<void> PutRecord(LocalStore& store, const char* table, const std::string& 
 // Tx runs `body` in one local-store transaction; any failure rolls all of it back.
 template <typename T, typename Body>
 Result<T> Tx(LocalStore& store, Body body) {
-  HF_RETURN_IF_ERROR(store.Begin());
-  Result<T> r = body();
-  if (!r.ok()) {
-    store.Rollback();
-    return r;
-  }
-  if (auto c = store.Commit(); !c.ok()) {
-    return c.error();
-  }
-  return r;
+  return InTransaction<T>(store, std::move(body));
 }
 
 // Void keeps only whether a Result succeeded.

@@ -1,5 +1,6 @@
 #include "holdfast/signal/messenger.h"
 
+#include "holdfast/common/transaction.h"
 #include "holdfast/crypto/xeddsa.h"
 
 namespace holdfast::signal {
@@ -8,17 +9,7 @@ namespace {
 // Transaction runs `body` between Begin and Commit, rolling back on any failure.
 template <typename T, typename Body>
 Result<T> Transaction(ProtocolStore& store, Body body) {
-  HF_RETURN_IF_ERROR(store.Begin());
-  Result<T> r = body();
-  if (!r.ok()) {
-    store.Rollback();
-    return r;
-  }
-  if (auto c = store.Commit(); !c.ok()) {
-    store.Rollback();
-    return c.error();
-  }
-  return r;
+  return InTransaction<T>(store, std::move(body));
 }
 
 Result<Session> LoadSession(ProtocolStore& store, std::string_view peer) {
