@@ -138,12 +138,6 @@ Result<void> PutRecord(LocalStore& store, const char* table, const std::string& 
   return r;
 }
 
-// Tx runs `body` in one local-store transaction; any failure rolls all of it back.
-template <typename T, typename Body>
-Result<T> Tx(LocalStore& store, Body body) {
-  return InTransaction<T>(store, std::move(body));
-}
-
 // Void keeps only whether a Result succeeded.
 template <typename T>
 Result<void> Void(const Result<T>& r) {
@@ -645,7 +639,6 @@ class Messenger::Impl {
     for (uint32_t d : res->lookup().device_ids()) {
       c.add_devices()->set_id(d);
     }
-    c.set_devices_checked_ms(NowMs());
     HF_RETURN_IF_ERROR(SaveContact(c));
     return c;
   }
@@ -692,7 +685,7 @@ class Messenger::Impl {
   struct Recipient {
     std::string phone;       // empty for our own account
     std::string account_id;
-    std::vector<local::Device> devices;
+    std::vector<cpb::Device> devices;
     std::optional<crypto::X25519PublicKey> identity;
     std::string access_key;  // theirs, for sealed sender; empty: send signed in
     bool own = false;
@@ -774,7 +767,7 @@ class Messenger::Impl {
       return Error{ErrorCode::kNotFound, "that number now belongs to another account"};
     }
     for (uint32_t d : res.lookup().device_ids()) {
-      local::Device dev;
+      cpb::Device dev;
       dev.set_id(d);
       r.devices.push_back(dev);
     }
@@ -892,10 +885,10 @@ class Messenger::Impl {
           const auto& mm = res->mismatched_devices();
           for (uint32_t extra : mm.extra()) {
             HF_RETURN_IF_ERROR(protocol_->RemoveSession(Address(r.account_id, extra)));
-            std::erase_if(r.devices, [&](const local::Device& d) { return d.id() == extra; });
+            std::erase_if(r.devices, [&](const cpb::Device& d) { return d.id() == extra; });
           }
           for (uint32_t missing : mm.missing()) {
-            local::Device d;
+            cpb::Device d;
             d.set_id(missing);
             r.devices.push_back(d);
           }
@@ -990,7 +983,7 @@ class Messenger::Impl {
     m.set_outgoing(true);
     auto sent = DeliverTo(r, p, ts);
     m.set_status(sent.ok() ? local::Message::SENT : local::Message::FAILED);
-    HF_RETURN_IF_ERROR(Tx<local::Message>(*store_, [&] { return StoreMessage(m, false); }));
+    HF_RETURN_IF_ERROR(InTransaction<local::Message>(*store_, [&] { return StoreMessage(m, false); }));
     if (!sent.ok()) {
       return sent.error();
     }
@@ -1014,7 +1007,7 @@ class Messenger::Impl {
       HF_ASSIGN_OR_RETURN(const wpb::Response res, Call(std::move(r)));
       for (const auto& d : res.list_devices().devices()) {
         if (d.device_id() != account_.device_id()) {
-          local::Device dev;
+          cpb::Device dev;
           dev.set_id(d.device_id());
           own.devices.push_back(dev);
         }
@@ -1155,7 +1148,7 @@ class Messenger::Impl {
     if (env.type() == wpb::CIPHERTEXT && IsProvision(env.content())) {
       // A device being linked to our account. Anything that is not a valid request for a
       // link code we showed is dropped.
-      return Tx<void>(*store_, [&]() -> Result<void> {
+      return InTransaction<void>(*store_, [&]() -> Result<void> {
         if (auto r = HandleProvisionRequest(env, events); !r.ok() &&
             r.code() == ErrorCode::kStorageFailure) {
           return r.error();
@@ -1164,7 +1157,7 @@ class Messenger::Impl {
       });
     }
     if (env.type() == wpb::SERVER_NOTICE) {
-      return Tx<void>(*store_, [&]() -> Result<void> {
+      return InTransaction<void>(*store_, [&]() -> Result<void> {
         local::Message m;
         m.set_conversation("server");
         m.set_text(ToValidUtf8(env.content()));  // the server's JSON; stored as valid text
@@ -1181,7 +1174,7 @@ class Messenger::Impl {
       });
     }
     const size_t events_before = events->size();
-    auto handled = Tx<void>(*store_, [&]() -> Result<void> {
+    auto handled = InTransaction<void>(*store_, [&]() -> Result<void> {
       HF_RETURN_IF_ERROR(Decrypt(env, id_hex, events));
       return mark_seen();
     });
@@ -1189,14 +1182,11 @@ class Messenger::Impl {
       return Ok();
     }
     events->resize(events_before);  // what the rolled-back envelope said did not happen
-    if (handled.code() == ErrorCode::kStorageFailure && handled.error().detail != nullptr &&
-        std::string_view(handled.error().detail) == "the transaction was rolled back") {
-      // fall through: a protocol failure inside rolled the transaction back
-    } else if (handled.code() == ErrorCode::kStorageFailure) {
-      return handled.error();
+    if (handled.code() == ErrorCode::kStorageFailure) {
+      return handled.error();  // the store failed, not the envelope: it stays queued
     }
     // Not decryptable: record it (so it is not retried forever) and let it be acked.
-    return Tx<void>(*store_, [&]() -> Result<void> {
+    return InTransaction<void>(*store_, [&]() -> Result<void> {
       Event e;
       e.kind = Event::Kind::kUndecryptable;
       e.message.text = std::string(ErrorName(handled.code()));
@@ -1250,7 +1240,7 @@ class Messenger::Impl {
     // The contact (or, for our own devices, the account) learns this device.
     if (own) {
       if (std::none_of(account_.own_devices().begin(), account_.own_devices().end(),
-                       [&](const local::Device& d) { return d.id() == sender.device_id; })) {
+                       [&](const cpb::Device& d) { return d.id() == sender.device_id; })) {
         account_.add_own_devices()->set_id(sender.device_id);
         HF_RETURN_IF_ERROR(SaveAccount());
       }
@@ -1576,7 +1566,7 @@ class Messenger::Impl {
     const std::string table = MessageTable(conversation);
     receipts_.clear();
     cpb::Content sync;
-    auto marked = Tx<void>(*store_, [&]() -> Result<void> {
+    auto marked = InTransaction<void>(*store_, [&]() -> Result<void> {
       HF_ASSIGN_OR_RETURN(auto messages, AllRecords<local::Message>(*store_, table.c_str()));
       for (auto& [key, m] : messages) {
         if (m.outgoing() || m.read() || m.notice()) {
@@ -1912,7 +1902,7 @@ class Messenger::Impl {
     m.set_received_ms(NowMs());
     m.set_outgoing(true);
     m.set_status(failed.ok() ? local::Message::SENT : local::Message::FAILED);
-    HF_RETURN_IF_ERROR(Tx<local::Message>(*store_, [&] { return StoreMessage(m, false); }));
+    HF_RETURN_IF_ERROR(InTransaction<local::Message>(*store_, [&] { return StoreMessage(m, false); }));
     HF_RETURN_IF_ERROR(failed);
     cpb::Content sync;
     *sync.mutable_sync()->mutable_sent()->mutable_message() = content.data();
@@ -2093,12 +2083,8 @@ class Messenger::Impl {
       me->set_registration_id(local.registration_id);
       Recipient own;
       HF_ASSIGN_OR_RETURN(own, OwnRecipient());
-      std::erase_if(own.devices, [&](const local::Device& d) { return d.id() == device; });
-      for (const auto& d : own.devices) {
-        auto* o = p.add_own_devices();
-        o->set_id(d.id());
-        o->set_registration_id(d.registration_id());
-      }
+      std::erase_if(own.devices, [&](const cpb::Device& d) { return d.id() == device; });
+      p.mutable_own_devices()->Add(own.devices.begin(), own.devices.end());
       std::string plain = p.SerializeAsString();
       auto sealed = SealProvision(AsBytes(link.secret()),
                                   ProvisionAad("response", account_.account_id(), device),
@@ -2107,7 +2093,7 @@ class Messenger::Impl {
       if (!sealed.ok()) {
         return sealed.error();
       }
-      local::Device fresh;
+      cpb::Device fresh;
       fresh.set_id(device);
       fresh.set_registration_id(req.registration_id());
       own.devices.push_back(fresh);
@@ -2136,7 +2122,7 @@ class Messenger::Impl {
   Result<void> SendRaw(Recipient& own, const std::string& content) {
     for (int attempt = 0; attempt < kSendAttempts; ++attempt) {
       if (std::any_of(own.devices.begin(), own.devices.end(),
-                      [](const local::Device& d) { return d.registration_id() == 0; })) {
+                      [](const cpb::Device& d) { return d.registration_id() == 0; })) {
         wpb::Request b;
         b.mutable_get_bundles()->set_account_id(own.account_id);
         b.mutable_get_bundles()->set_device_id(0);
@@ -2170,7 +2156,7 @@ class Messenger::Impl {
         return StatusError(res);
       }
       for (uint32_t extra : res.mismatched_devices().extra()) {
-        std::erase_if(own.devices, [&](const local::Device& d) { return d.id() == extra; });
+        std::erase_if(own.devices, [&](const cpb::Device& d) { return d.id() == extra; });
       }
       for (uint32_t missing : res.mismatched_devices().missing()) {
         own.devices.emplace_back().set_id(missing);
@@ -2331,7 +2317,7 @@ class Messenger::Impl {
       return Error{ErrorCode::kAuthenticationFailed,
                    "the other device knows this server by another key"};
     }
-    auto applied = Tx<void>(*store_, [&]() -> Result<void> {
+    auto applied = InTransaction<void>(*store_, [&]() -> Result<void> {
       signal::LocalIdentity local{std::move(pair), registration_id};
       signal::SignedPreKeyRecord spk{signal::kSignedPreKeyId, crypto::X25519KeyPair::Generate(rng_),
                                      {}};
@@ -2346,12 +2332,7 @@ class Messenger::Impl {
       account_.set_access_key(p.access_key());
       account_.set_server_certificate_key(p.server_certificate_key());
       account_.set_server_certificate_key_id(p.server_certificate_key_id());
-      account_.clear_own_devices();
-      for (const auto& d : p.own_devices()) {
-        auto* o = account_.add_own_devices();
-        o->set_id(d.id());
-        o->set_registration_id(d.registration_id());
-      }
+      *account_.mutable_own_devices() = p.own_devices();
       return SaveAccount();
     });
     return applied;
@@ -2364,7 +2345,7 @@ class Messenger::Impl {
     HF_RETURN_IF_ERROR(Call(std::move(r)));
     auto* own = account_.mutable_own_devices();
     own->erase(std::remove_if(own->begin(), own->end(),
-                              [&](const local::Device& d) { return d.id() == id; }),
+                              [&](const cpb::Device& d) { return d.id() == id; }),
                own->end());
     HF_RETURN_IF_ERROR(protocol_->RemoveSession(Address(account_.account_id(), id)));
     return SaveAccount();

@@ -298,9 +298,6 @@ class HoldfastdTest : public ::testing::Test {
     o.tls = tls;
     std::string error;
     ASSERT_TRUE(server_.Start(o, kStartWait, &error)) << error;
-    port_ = server_.port();
-    fingerprint_ = server_.fingerprint();
-    url_ = std::string(tls ? "wss" : "ws") + "://127.0.0.1:" + std::to_string(port_);
   }
 
   // StopServer sends SIGTERM and waits; after kStartWait it kills. Returns the exit status
@@ -314,11 +311,11 @@ class HoldfastdTest : public ::testing::Test {
 
   std::unique_ptr<wire::Client> Connect(const std::string& source_address = "") {
     wire::ClientOptions o;
-    o.url = url_;
+    o.url = server_.url();
     o.timeout = kWait;
     o.source_address = source_address;
     if (tls_) {
-      o.pinned_sha256 = fingerprint_;
+      o.pinned_sha256 = server_.fingerprint();
       o.peer_fingerprint = &crypto::PeerCertificateFingerprintSha256;
     }
     auto c = wire::Client::Connect(o);
@@ -515,7 +512,7 @@ class HoldfastdTest : public ::testing::Test {
 
   // Advance moves the server's clock and waits for the maintenance pass it runs.
   void Advance(milliseconds ms) {
-    const std::string res = Http(port_, "POST", "/test/advance?ms=" + std::to_string(ms.count()));
+    const std::string res = Http(server_.port(), "POST", "/test/advance?ms=" + std::to_string(ms.count()));
     EXPECT_TRUE(res.starts_with("HTTP/1.1 200")) << res;
     EXPECT_EQ(HttpBody(res), "advanced\n");
   }
@@ -564,9 +561,6 @@ class HoldfastdTest : public ::testing::Test {
   std::string codes_file_;
   bool tls_ = false;
   testing::HoldfastdProcess server_;
-  uint16_t port_ = 0;
-  std::string url_;
-  std::string fingerprint_;
 };
 
 // Suites of the same fixture, named for what they cover.
@@ -1303,7 +1297,7 @@ TEST_F(Retention, EnvelopesExpireAfterTheirTtl) {
   std::vector<pb::Envelope> queued = SignIn(bob);
   ASSERT_EQ(queued.size(), 1u);
   EXPECT_EQ(queued[0].content(), "new");
-  const std::string metrics = HttpBody(Http(port_, "GET", "/metrics"));
+  const std::string metrics = HttpBody(Http(server_.port(), "GET", "/metrics"));
   EXPECT_NE(metrics.find("holdfast_envelopes_expired_total 1"), std::string::npos) << metrics;
 }
 
@@ -1335,7 +1329,7 @@ TEST_F(Retention, IpRecordsArePurgedAfterRetention) {
   EXPECT_EQ(Count("SELECT COUNT(*) FROM ip_records WHERE account = ?1", bob.account), 0);
   // A connection still open keeps its record, however old.
   EXPECT_EQ(Count(kOpen, alice.account), 1);
-  EXPECT_NE(HttpBody(Http(port_, "GET", "/metrics")).find("holdfast_ip_records_purged_total 1"),
+  EXPECT_NE(HttpBody(Http(server_.port(), "GET", "/metrics")).find("holdfast_ip_records_purged_total 1"),
             std::string::npos);
 }
 
@@ -1387,7 +1381,7 @@ TEST_F(BadInput, MalformedFramesAreAnsweredAndTheConnectionLives) {
   EXPECT_EQ(StatusFor(c, pb::Request()), pb::UNKNOWN_REQUEST);  // no body
   EXPECT_EQ(StatusFor(c, ServerInfoRequest()), pb::OK);
   EXPECT_FALSE(c->closed());
-  EXPECT_NE(HttpBody(Http(port_, "GET", "/metrics")).find("holdfast_bad_frames_total 4"),
+  EXPECT_NE(HttpBody(Http(server_.port(), "GET", "/metrics")).find("holdfast_bad_frames_total 4"),
             std::string::npos);
 }
 
@@ -1419,8 +1413,8 @@ TEST_F(BadInput, FloodIsRateLimitedPerConnection) {
 
 TEST_F(BadInput, SlowClientsAreDroppedAfterTheHandshakeTimeout) {
   ASSERT_NO_FATAL_FAILURE(StartServer({{"handshake_timeout_ms", "500"}}));
-  const int silent = ConnectTcp(port_);
-  const int partial = ConnectTcp(port_);
+  const int silent = ConnectTcp(server_.port());
+  const int partial = ConnectTcp(server_.port());
   ASSERT_GE(silent, 0);
   ASSERT_GE(partial, 0);
   EXPECT_TRUE(SendAll(partial, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: webs"));
@@ -1468,22 +1462,22 @@ TEST_F(BadInput, OversizedWebSocketMessageClosesOnlyThatConnection) {
 
 TEST_F(BadInput, HealthAndMetrics) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
-  const std::string health = Http(port_, "GET", "/healthz");
+  const std::string health = Http(server_.port(), "GET", "/healthz");
   EXPECT_TRUE(health.starts_with("HTTP/1.1 200")) << health;
   EXPECT_EQ(HttpBody(health), "ok\n");
-  const std::string metrics = Http(port_, "GET", "/metrics");
+  const std::string metrics = Http(server_.port(), "GET", "/metrics");
   EXPECT_TRUE(metrics.starts_with("HTTP/1.1 200")) << metrics;
   EXPECT_NE(metrics.find("holdfast_envelopes_in_total"), std::string::npos);
-  EXPECT_TRUE(Http(port_, "GET", "/nothing").starts_with("HTTP/1.1 404"));
-  EXPECT_TRUE(Http(port_, "POST", "/test/advance?ms=-5").starts_with("HTTP/1.1 400"));
-  EXPECT_TRUE(Http(port_, "POST", "/test/advance?ms=1x").starts_with("HTTP/1.1 400"));
+  EXPECT_TRUE(Http(server_.port(), "GET", "/nothing").starts_with("HTTP/1.1 404"));
+  EXPECT_TRUE(Http(server_.port(), "POST", "/test/advance?ms=-5").starts_with("HTTP/1.1 400"));
+  EXPECT_TRUE(Http(server_.port(), "POST", "/test/advance?ms=1x").starts_with("HTTP/1.1 400"));
 }
 
 // --- Lawful disclosure over HTTP --------------------------------------------------------------
 
 TEST_F(Disclosure, OrdersOverHttpTheLogAndTheReport) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
-  EXPECT_TRUE(Http(port_, "GET", "/tlog/checkpoint").starts_with("HTTP/1.1 404"));
+  EXPECT_TRUE(Http(server_.port(), "GET", "/tlog/checkpoint").starts_with("HTTP/1.1 404"));
   Device suspect = Register("+43660000001");
   SignIn(suspect);  // one connection: one IP record
   ASSERT_NO_FATAL_FAILURE(RegisterCourt());
@@ -1495,15 +1489,15 @@ TEST_F(Disclosure, OrdersOverHttpTheLogAndTheReport) {
   const int64_t now = now_;
 
   // Anonymous junk and forgeries are answered and not logged.
-  const std::string junk = HttpPost(port_, "/orders", "{not json");
+  const std::string junk = HttpPost(server_.port(), "/orders", "{not json");
   EXPECT_TRUE(junk.starts_with("HTTP/1.1 400")) << junk;
   EXPECT_EQ(nlohmann::json::parse(HttpBody(junk))["error"], "malformed");
   const std::string forged =
-      HttpPost(port_, "/orders", file(crypto::Ed25519PrivateKey::Generate(rng_)));
+      HttpPost(server_.port(), "/orders", file(crypto::Ed25519PrivateKey::Generate(rng_)));
   EXPECT_TRUE(forged.starts_with("HTTP/1.1 403")) << forged;
   EXPECT_EQ(nlohmann::json::parse(HttpBody(forged))["error"], "bad_signature");
 
-  const std::string res = HttpPost(port_, "/orders", file(sign));
+  const std::string res = HttpPost(server_.port(), "/orders", file(sign));
   ASSERT_TRUE(res.starts_with("HTTP/1.1 200")) << res;
   const auto answer = nlohmann::json::parse(HttpBody(res));
   EXPECT_EQ(answer["decision"], "fulfilled");
@@ -1517,32 +1511,32 @@ TEST_F(Disclosure, OrdersOverHttpTheLogAndTheReport) {
   ASSERT_GE(target["ip_records"].size(), 1u);
   EXPECT_EQ(target["ip_records"][0]["ip"], "127.0.0.1");
   // The same order again: the first decision, nothing written.
-  const auto again = nlohmann::json::parse(HttpBody(HttpPost(port_, "/orders", file(sign))));
+  const auto again = nlohmann::json::parse(HttpBody(HttpPost(server_.port(), "/orders", file(sign))));
   EXPECT_EQ(again["replayed"], true);
   EXPECT_EQ(again["log_index"], 2);
 
   // The log: three entries (authority, policy, one decision), served as C2SP tiles.
-  const std::string checkpoint = Http(port_, "GET", "/tlog/checkpoint");
+  const std::string checkpoint = Http(server_.port(), "GET", "/tlog/checkpoint");
   ASSERT_TRUE(checkpoint.starts_with("HTTP/1.1 200")) << checkpoint;
   EXPECT_TRUE(HttpBody(checkpoint).starts_with("holdfast/transparency\n3\n")) << checkpoint;
-  EXPECT_TRUE(Http(port_, "GET", "/tlog/tile/entries/000.p/3").starts_with("HTTP/1.1 200"));
-  EXPECT_TRUE(Http(port_, "GET", "/tlog/tile/../../holdfast.db").starts_with("HTTP/1.1 404"));
-  EXPECT_TRUE(Http(port_, "GET", "/tlog/tile/0/%2e%2e").starts_with("HTTP/1.1 404"));
+  EXPECT_TRUE(Http(server_.port(), "GET", "/tlog/tile/entries/000.p/3").starts_with("HTTP/1.1 200"));
+  EXPECT_TRUE(Http(server_.port(), "GET", "/tlog/tile/../../holdfast.db").starts_with("HTTP/1.1 404"));
+  EXPECT_TRUE(Http(server_.port(), "GET", "/tlog/tile/0/%2e%2e").starts_with("HTTP/1.1 404"));
 
   // The report, computed from the log.
   const std::string year = legal::FormatTime(now).substr(0, 4);
   const std::string next = std::to_string(std::stoi(year) + 1);
   const std::string report = Http(
-      port_, "GET", "/tlog/transparency/report-" + year + "-01-01-" + next + "-01-01.json");
+      server_.port(), "GET", "/tlog/transparency/report-" + year + "-01-01-" + next + "-01-01.json");
   ASSERT_TRUE(report.starts_with("HTTP/1.1 200")) << report;
   const auto r = nlohmann::json::parse(HttpBody(report));
   EXPECT_EQ(r["total"]["orders_received"], 1);
   EXPECT_EQ(r["total"]["fulfilled"], 1);
   EXPECT_EQ(r["checkpoint"]["tree_size"], 3);
-  const std::string page = Http(port_, "GET", "/transparency");
+  const std::string page = Http(server_.port(), "GET", "/transparency");
   EXPECT_TRUE(page.starts_with("HTTP/1.1 200")) << page;
   EXPECT_NE(page.find("Transparency report"), std::string::npos);
-  EXPECT_TRUE(Http(port_, "GET", "/transparency?from=2026-02-30&to=x").starts_with("HTTP/1.1 400"));
+  EXPECT_TRUE(Http(server_.port(), "GET", "/transparency?from=2026-02-30&to=x").starts_with("HTTP/1.1 400"));
 }
 
 TEST_F(Disclosure, TheNoticeArrivesWhenTheGagEndsAndItsProofVerifies) {
@@ -1554,7 +1548,7 @@ TEST_F(Disclosure, TheNoticeArrivesWhenTheGagEndsAndItsProofVerifies) {
   ASSERT_NO_FATAL_FAILURE(RegisterCourt());
   legal::Order o = MakeOrder("+43660000002");
   o.gag_until_ms = now_ + 20 * legal::kDayMs;
-  const std::string res = HttpPost(port_, "/orders", SignedFile(o, sign_));
+  const std::string res = HttpPost(server_.port(), "/orders", SignedFile(o, sign_));
   ASSERT_TRUE(res.starts_with("HTTP/1.1 200")) << res;
 
   // Nothing while the gag holds, even after maintenance runs.
@@ -1620,31 +1614,31 @@ TEST_F(Lifecycle, SigtermIsGracefulAndStoredMessagesSurviveARestart) {
 
 TEST_F(Lifecycle, TlsWithAPinnedCertificate) {
   ASSERT_NO_FATAL_FAILURE(StartServer({}, /*tls=*/true));
-  ASSERT_EQ(fingerprint_.size(), crypto::kCertificateFingerprintHexChars);
+  ASSERT_EQ(server_.fingerprint().size(), crypto::kCertificateFingerprintHexChars);
   std::ifstream pem_file(data_dir_ + "/tls/cert.pem");
   std::stringstream pem;
   pem << pem_file.rdbuf();
   auto from_file = crypto::CertificateFingerprintSha256(pem.str());
   ASSERT_TRUE(from_file.ok());
-  EXPECT_EQ(*from_file, fingerprint_);
+  EXPECT_EQ(*from_file, server_.fingerprint());
 
   Device alice = Register("+14155550703");  // over wss
   SignIn(alice);
   EXPECT_EQ(StatusFor(alice.conn, ServerInfoRequest()), pb::OK);
 
   wire::ClientOptions o;
-  o.url = url_;
+  o.url = server_.url();
   o.timeout = kWait;
   o.peer_fingerprint = &crypto::PeerCertificateFingerprintSha256;
   o.pinned_sha256 = std::string(64, '0');
   EXPECT_EQ(wire::Client::Connect(o).code(), ErrorCode::kAuthenticationFailed);
-  o.pinned_sha256 = fingerprint_;
+  o.pinned_sha256 = server_.fingerprint();
   for (char& ch : o.pinned_sha256) {
     ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   }
   EXPECT_TRUE(wire::Client::Connect(o).ok());  // a pin in upper case is the same pin
   // Plain WebSocket to the TLS port does not get through.
-  o.url = "ws://127.0.0.1:" + std::to_string(port_);
+  o.url = "ws://127.0.0.1:" + std::to_string(server_.port());
   o.timeout = milliseconds(1000);
   EXPECT_FALSE(wire::Client::Connect(o).ok());
 }

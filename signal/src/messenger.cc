@@ -6,12 +6,6 @@
 namespace holdfast::signal {
 namespace {
 
-// Transaction runs `body` between Begin and Commit, rolling back on any failure.
-template <typename T, typename Body>
-Result<T> Transaction(ProtocolStore& store, Body body) {
-  return InTransaction<T>(store, std::move(body));
-}
-
 Result<Session> LoadSession(ProtocolStore& store, std::string_view peer) {
   HF_ASSIGN_OR_RETURN(auto bytes, store.LoadSession(peer));
   if (!bytes) {
@@ -52,7 +46,7 @@ class LoadedPreKeys final : public PreKeySource {
 }  // namespace
 
 Result<void> InitLocal(ProtocolStore& store, Rng& rng, uint32_t registration_id, uint32_t prekeys) {
-  return Transaction<void>(store, [&]() -> Result<void> {
+  return InTransaction<void>(store, [&]() -> Result<void> {
     if (store.GetLocalIdentity().ok()) {
       return Error{ErrorCode::kAlreadyExists, "store already has an identity"};
     }
@@ -68,7 +62,7 @@ Result<void> InitLocal(ProtocolStore& store, Rng& rng, uint32_t registration_id,
 }
 
 Result<std::vector<PublicPreKey>> MakeMorePreKeys(ProtocolStore& store, Rng& rng, uint32_t count) {
-  return Transaction<std::vector<PublicPreKey>>(
+  return InTransaction<std::vector<PublicPreKey>>(
       store, [&]() -> Result<std::vector<PublicPreKey>> {
         HF_ASSIGN_OR_RETURN(const uint32_t first, store.GetCounter(kLastPreKeyMade));
         HF_RETURN_IF_ERROR(MakePreKeys(store, rng, count));
@@ -97,7 +91,7 @@ Result<std::vector<PublicPreKey>> OneTimePreKeys(ProtocolStore& store) {
 }
 
 Result<SignedPreKeyRecord> RotateSignedPreKey(ProtocolStore& store, Rng& rng) {
-  return Transaction<SignedPreKeyRecord>(store, [&]() -> Result<SignedPreKeyRecord> {
+  return InTransaction<SignedPreKeyRecord>(store, [&]() -> Result<SignedPreKeyRecord> {
     HF_ASSIGN_OR_RETURN(const LocalIdentity local, store.GetLocalIdentity());
     HF_ASSIGN_OR_RETURN(const SignedPreKeyRecord current, store.LatestSignedPreKey());
     if (current.id == UINT32_MAX) {
@@ -116,7 +110,7 @@ Result<SignedPreKeyRecord> RotateSignedPreKey(ProtocolStore& store, Rng& rng) {
 }
 
 Result<PreKeyBundle> NextBundle(ProtocolStore& store, Rng& rng, uint32_t device_id) {
-  return Transaction<PreKeyBundle>(store, [&]() -> Result<PreKeyBundle> {
+  return InTransaction<PreKeyBundle>(store, [&]() -> Result<PreKeyBundle> {
     HF_ASSIGN_OR_RETURN(const LocalIdentity local, store.GetLocalIdentity());
     HF_ASSIGN_OR_RETURN(const SignedPreKeyRecord spk, store.LatestSignedPreKey());
     // Hand out the lowest prekey id above the last one handed out.
@@ -152,7 +146,7 @@ Result<PreKeyBundle> NextBundle(ProtocolStore& store, Rng& rng, uint32_t device_
 
 Result<void> StartSession(ProtocolStore& store, std::string_view peer, const PreKeyBundle& bundle,
                           Rng& rng) {
-  return Transaction<void>(store, [&]() -> Result<void> {
+  return InTransaction<void>(store, [&]() -> Result<void> {
     HF_RETURN_IF_ERROR(store.CheckRemoteIdentity(peer, bundle.identity_key));
     HF_ASSIGN_OR_RETURN(const LocalIdentity local, store.GetLocalIdentity());
     HF_ASSIGN_OR_RETURN(Session session, LoadSession(store, peer));
@@ -163,7 +157,7 @@ Result<void> StartSession(ProtocolStore& store, std::string_view peer, const Pre
 }
 
 Result<Ciphertext> EncryptTo(ProtocolStore& store, std::string_view peer, ByteSpan plaintext) {
-  return Transaction<Ciphertext>(store, [&]() -> Result<Ciphertext> {
+  return InTransaction<Ciphertext>(store, [&]() -> Result<Ciphertext> {
     HF_ASSIGN_OR_RETURN(Session session, LoadSession(store, peer));
     const auto remote = session.RemoteIdentity();
     if (!remote) {
@@ -178,7 +172,7 @@ Result<Ciphertext> EncryptTo(ProtocolStore& store, std::string_view peer, ByteSp
 
 Result<SecretBytes> DecryptFrom(ProtocolStore& store, std::string_view peer,
                                 const Ciphertext& message, Rng& rng) {
-  return Transaction<SecretBytes>(store, [&]() -> Result<SecretBytes> {
+  return InTransaction<SecretBytes>(store, [&]() -> Result<SecretBytes> {
     HF_ASSIGN_OR_RETURN(Session session, LoadSession(store, peer));
     SecretBytes plaintext;
     if (message.type == MessageType::kPreKey) {
@@ -224,7 +218,7 @@ Result<SenderKey> LoadSenderKey(ProtocolStore& store, std::string_view group,
 
 Result<Bytes> GroupCreate(ProtocolStore& store, std::string_view group, std::string_view self,
                           Rng& rng) {
-  return Transaction<Bytes>(store, [&]() -> Result<Bytes> {
+  return InTransaction<Bytes>(store, [&]() -> Result<Bytes> {
     HF_ASSIGN_OR_RETURN(SenderKey key, LoadSenderKey(store, group, self));
     if (key.DistributionMessage().ok()) {
       key.Rotate(rng);  // creating again means a new key, e.g. after a member left
@@ -249,7 +243,7 @@ Result<Bytes> GroupDistribution(ProtocolStore& store, std::string_view group,
 
 Result<void> GroupProcess(ProtocolStore& store, std::string_view group, std::string_view sender,
                           ByteSpan distribution) {
-  return Transaction<void>(store, [&]() -> Result<void> {
+  return InTransaction<void>(store, [&]() -> Result<void> {
     HF_ASSIGN_OR_RETURN(SenderKey key, LoadSenderKey(store, group, sender));
     HF_RETURN_IF_ERROR(key.ProcessDistribution(distribution));
     return store.StoreSenderKey(group, sender, key.Serialize().span());
@@ -258,7 +252,7 @@ Result<void> GroupProcess(ProtocolStore& store, std::string_view group, std::str
 
 Result<Bytes> GroupEncrypt(ProtocolStore& store, std::string_view group, std::string_view self,
                            ByteSpan plaintext, Rng& rng) {
-  return Transaction<Bytes>(store, [&]() -> Result<Bytes> {
+  return InTransaction<Bytes>(store, [&]() -> Result<Bytes> {
     HF_ASSIGN_OR_RETURN(SenderKey key, LoadSenderKey(store, group, self));
     HF_ASSIGN_OR_RETURN(Bytes message, key.Encrypt(plaintext, rng));
     HF_RETURN_IF_ERROR(store.StoreSenderKey(group, self, key.Serialize().span()));
@@ -268,7 +262,7 @@ Result<Bytes> GroupEncrypt(ProtocolStore& store, std::string_view group, std::st
 
 Result<SecretBytes> GroupDecrypt(ProtocolStore& store, std::string_view group,
                                  std::string_view sender, ByteSpan message) {
-  return Transaction<SecretBytes>(store, [&]() -> Result<SecretBytes> {
+  return InTransaction<SecretBytes>(store, [&]() -> Result<SecretBytes> {
     HF_ASSIGN_OR_RETURN(SenderKey key, LoadSenderKey(store, group, sender));
     HF_ASSIGN_OR_RETURN(SecretBytes plaintext, key.Decrypt(message));
     HF_RETURN_IF_ERROR(store.StoreSenderKey(group, sender, key.Serialize().span()));
