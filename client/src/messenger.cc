@@ -54,6 +54,7 @@ constexpr size_t kProvisionNonceBytes = 24;
 
 constexpr uint32_t kPreKeysPerUpload = 100;        // the server's per-request limit
 constexpr uint32_t kPreKeyRefillBelow = 20;         // refill when the server holds fewer
+constexpr int64_t kMaintainEveryMs = 10 * 60 * 1000;
 constexpr int64_t kCertificateRefreshMs = 3600 * 1000;  // renew an hour before expiry
 constexpr int kSendAttempts = 4;
 constexpr size_t kGroupIdBytes = 16;
@@ -1127,9 +1128,14 @@ class Messenger::Impl {
       HF_RETURN_IF_ERROR(SaveRecipient(a.own));
     }
     HF_RETURN_IF_ERROR(SendReceipts(cpb::ReceiptMessage::DELIVERY));
-    // Keys are topped up while we are signed in anyway; a failure here is not the
-    // caller's concern and is retried next time.
-    (void)Maintain();
+    // Keys are topped up while we are signed in anyway, when a one-time prekey was just used
+    // (someone else may have taken more) and otherwise now and then: a chat polls every
+    // second. A failure here is not the caller's concern and is retried next time.
+    if (used_pre_key_ || NowMs() - last_maintained_ms_ >= kMaintainEveryMs) {
+      used_pre_key_ = false;
+      last_maintained_ms_ = NowMs();
+      (void)Maintain();
+    }
     return events;
   }
 
@@ -1272,6 +1278,7 @@ class Messenger::Impl {
                   : signal::MessageType::kMessage;
     ct.body = unsealed.content.content;
     if (ct.type == signal::MessageType::kPreKey) {
+      used_pre_key_ = true;
       // Record the sending device's registration id, which the server checks on sends.
       if (auto pk = signal::ParsePreKeySignalMessage(ct.body); pk.ok()) {
         HF_RETURN_IF_ERROR(RecordRegistrationId(from, own, pk->registration_id));
@@ -2374,6 +2381,8 @@ class Messenger::Impl {
   std::unique_ptr<wire::Client> sealed_conn_;
   bool queue_drained_ = false;
   int64_t last_timestamp_ = 0;
+  int64_t last_maintained_ms_ = 0;  // when Receive last checked our keys on the server
+  bool used_pre_key_ = false;       // a prekey message arrived since
   std::map<std::string, std::vector<int64_t>> receipts_;  // phone -> timestamps to confirm
   struct ProvisionAnswer {
     Recipient own;
