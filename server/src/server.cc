@@ -4,9 +4,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 
 #include <atomic>
 #include <charconv>
@@ -14,9 +12,12 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <unordered_set>
 #include <utility>
 #include <vector>
+
+#include "tls_stream.h"
 
 namespace holdfast::server {
 
@@ -315,6 +316,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   }
 
   void Shutdown() {
+    if constexpr (std::is_same_v<Stream, tls::TlsSocket>) {
+      stream_.close_notify();
+    }
     beast::error_code ec;
     beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ec);
     beast::get_lowest_layer(stream_).socket().close(ec);
@@ -329,7 +333,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 };
 
 using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using TlsStream = tls::TlsSocket;
 
 // TlsHandshake runs the TLS handshake, then hands the stream to an HttpSession.
 class TlsHandshake : public std::enable_shared_from_this<TlsHandshake> {
@@ -337,19 +341,17 @@ class TlsHandshake : public std::enable_shared_from_this<TlsHandshake> {
   TlsHandshake(TlsStream stream, Shared shared, std::string ip, uint16_t port)
       : stream_(std::move(stream)), shared_(shared), ip_(std::move(ip)), port_(port) {}
   void Start() {
-    beast::get_lowest_layer(stream_).expires_after(shared_.options.handshake_timeout);
-    stream_.async_handshake(asio::ssl::stream_base::server,
-                            [self = shared_from_this()](beast::error_code ec) {
-                              if (ec) {
-                                beast::error_code ignored;
-                                beast::get_lowest_layer(self->stream_).socket().close(ignored);
-                                return;
-                              }
-                              std::make_shared<HttpSession<TlsStream>>(std::move(self->stream_),
-                                                                       self->shared_, self->ip_,
-                                                                       self->port_)
-                                  ->Start();
-                            });
+    stream_.expires_after(shared_.options.handshake_timeout);
+    stream_.async_handshake([self = shared_from_this()](beast::error_code ec) {
+      if (ec) {
+        beast::error_code ignored;
+        self->stream_.socket().close(ignored);
+        return;
+      }
+      std::make_shared<HttpSession<TlsStream>>(std::move(self->stream_), self->shared_,
+                                               self->ip_, self->port_)
+          ->Start();
+    });
   }
 
  private:
@@ -418,7 +420,7 @@ struct Server::Impl {
                                                  std::move(ip), remote_port)
           ->Start();
     } else {
-      std::make_shared<TlsHandshake>(TlsStream(PlainStream(std::move(socket)), tls), shared,
+      std::make_shared<TlsHandshake>(TlsStream(std::move(socket), tls.native_handle()), shared,
                                      std::move(ip), remote_port)
           ->Start();
     }
@@ -446,9 +448,8 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Service& se
     tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
                     asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
-    // TLS 1.3 only, and no buffers kept by idle connections.
-    SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_3_VERSION);
-    SSL_CTX_set_mode(tls.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+    // TLS 1.3 only; OpenSSL does the handshake, tls::TlsSocket the records after it.
+    tls::PrepareServerContext(tls.native_handle());
     tls.use_certificate_chain(asio::buffer(impl->options.certificate_pem), ec);
     if (!ec) {
       const ByteSpan key = impl->options.private_key_pem.span();
