@@ -1,7 +1,7 @@
 // hf-load: the load driver for holdfastd. One process, asynchronous clients (Boost.Asio and
 // Beast, one io_context per core), traffic to 127.0.0.0/8 only. See README.md.
 //
-//   hf-load --server URL --codes FILE --pairs N --messages M [--window W] [--offline]
+//   hf-load --server URL --codes FILE --pairs N --messages M [--window W | --rate R] [--offline]
 //           [--idle K] [--source-ips S] [--server-pid PID] [--pin SHA256HEX]
 //           [--body-bytes 100] [--acked-log FILE] [--json]
 //           [--state FILE] [--drain-only] [--received-log FILE] [--timeout SECONDS]
@@ -68,6 +68,9 @@ int main(int argc, char** argv) {
   app.add_option("--messages", w.messages, "messages per sender");
   app.add_option("--window", w.window, "online: messages in flight per pair")
       ->check(CLI::Range(1u, 100000u));
+  app.add_option("--rate", w.rate,
+                 "online, open loop: messages/s per pair (M at this rate; latency at load)")
+      ->check(CLI::Range(0.001, 1000000.0));
   app.add_flag("--offline", offline, "store with the receivers offline, then drain");
   app.add_option("--idle", w.idle,
                  "K authenticated idle connections: server memory per connection");
@@ -107,6 +110,9 @@ int main(int argc, char** argv) {
   }
   if (offline && w.messages == 0) {
     return Usage("--offline needs --messages of at least 1");
+  }
+  if (w.rate > 0 && (offline || drain_only || w.idle > 0)) {
+    return Usage("--rate is for the online workload only");
   }
 
   std::signal(SIGPIPE, SIG_IGN);

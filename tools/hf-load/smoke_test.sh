@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# smoke_test.sh HOLDFASTD HF_LOAD: a small online, offline and drain run of hf-load against a
+# smoke_test.sh HOLDFASTD HF_LOAD: a small online (closed and open loop), offline and drain run of hf-load against a
 # fresh holdfastd (plain WebSocket, loopback, port 0), which is always stopped. Fails unless
 # every run reports no errors and delivers everything.
 set -uo pipefail
@@ -38,6 +38,13 @@ out=$("$HF_LOAD" --server "$URL" --codes "$WORK/codes" --pairs 4 --messages 50 -
   --server-pid "$SERVER_PID" --state "$WORK/state.json" --acked-log "$WORK/acked" --json --timeout 60)
 check online "$out" delivered 200
 [ "$(wc -l <"$WORK/acked")" -eq 200 ] || { echo "acked log has $(wc -l <"$WORK/acked") lines"; exit 1; }
+# Open loop: 4 pairs at 20 messages/s each for 1 s.
+out=$("$HF_LOAD" --server "$URL" --pairs 4 --messages 20 --rate 20 --state "$WORK/state.json" --json --timeout 60)
+check rate "$out" delivered 80
+check rate "$out" offered_msgs_per_s 80
+secs=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["secs"])' "$out")
+python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= 0.9 else 1)' "$secs" ||
+  { echo "rate: 20 messages at 20/s took ${secs}s, not about a second"; exit 1; }
 out=$("$HF_LOAD" --server "$URL" --pairs 4 --messages 30 --offline --state "$WORK/state.json" --json --timeout 60)
 check offline "$out" delivered 120
 out=$("$HF_LOAD" --server "$URL" --drain-only --state "$WORK/state.json" --json --timeout 60)

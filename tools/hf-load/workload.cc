@@ -188,7 +188,8 @@ struct Outgoing {
 
 // Pair is user 2i and user 2i+1; everything of a pair runs on one context's thread.
 struct Pair {
-  Pair(Env& env, uint32_t i, size_t ctx) : index(i), context(ctx), ack_timer(env.context(ctx)) {}
+  Pair(Env& env, uint32_t i, size_t ctx)
+      : index(i), context(ctx), rate_timer(env.context(ctx)), ack_timer(env.context(ctx)) {}
   const uint32_t index;
   const size_t context;
   std::unique_ptr<Client> sender;  // absent when draining
@@ -199,6 +200,9 @@ struct Pair {
   std::map<uint32_t, Outgoing> outgoing;
   std::unordered_set<uint32_t> resent;  // sequence numbers sent again after a lost outcome
   uint32_t given_up = 0;
+  asio::steady_timer rate_timer;  // open loop: the next scheduled send
+  SteadyClock::time_point rate_start;
+  uint64_t rate_start_ns = 0;
 
   // Receiver side.
   std::vector<uint8_t> seen;  // by sequence number
@@ -227,6 +231,7 @@ class PairWorkload {
         window_(mode == Mode::kOffline ? std::max<uint32_t>(1, o.messages)
                                        : std::max<uint32_t>(1, o.window)),
         body_bytes_(o.body_bytes),
+        rate_(mode == Mode::kOnline ? o.rate : 0),
         latency_us_(env.threads()) {
     uint32_t run = 0;
     env.rng().Fill(MutableByteSpan(reinterpret_cast<uint8_t*>(&run), sizeof run));
@@ -307,6 +312,19 @@ class PairWorkload {
   // StartSending lets the senders go: every pair's sender fills its window.
   void StartSending() {
     sending_ = true;
+    if (rate_ > 0) {
+      const auto start = SteadyClock::now();
+      const uint64_t start_ns = NowNs();
+      ForEachPair([this, start, start_ns](Pair& p) {
+        // Pairs start spread over one period, so that sends do not come in bursts.
+        const auto offset = std::chrono::nanoseconds(static_cast<int64_t>(
+            1e9 / rate_ * static_cast<double>(p.index) / std::max<uint32_t>(1, pairs_count_)));
+        p.rate_start = start + offset;
+        p.rate_start_ns = start_ns + static_cast<uint64_t>(offset.count());
+        ScheduleRateSend(p);
+      });
+      return;
+    }
     ForEachPair([this](Pair& p) { Pump(p); });
   }
 
@@ -314,6 +332,7 @@ class PairWorkload {
   void StopClients(bool senders, bool receivers) {
     ForEachPair([senders, receivers](Pair& p) {
       if (senders && p.sender) {
+        p.rate_timer.cancel();
         p.sender->Stop();
       }
       if (receivers) {
@@ -425,8 +444,32 @@ class PairWorkload {
     Pump(p);
   }
 
+  // ScheduleRateSend arms the timer for the pair's next open-loop send: message n is due at
+  // rate_start + n / rate, however late the previous one went.
+  void ScheduleRateSend(Pair& p) {
+    if (stopping_ || p.next_seq >= messages_) {
+      return;
+    }
+    const auto due = std::chrono::nanoseconds(
+        static_cast<int64_t>(1e9 / rate_ * static_cast<double>(p.next_seq)));
+    p.rate_timer.expires_at(p.rate_start + due);
+    p.rate_timer.async_wait([this, &p, due](const boost::system::error_code& ec) {
+      if (ec || stopping_) {
+        return;
+      }
+      const uint32_t seq = p.next_seq++;
+      Outgoing& o = p.outgoing[seq];
+      o.content =
+          MakeContent(ContentHeader{run_, p.index, seq,
+                                    p.rate_start_ns + static_cast<uint64_t>(due.count())},
+                      body_bytes_, env_.filler(p.context));
+      Transmit(p, seq);  // when the sender is down, it goes once the sender is back
+      ScheduleRateSend(p);
+    });
+  }
+
   void Pump(Pair& p) {
-    if (!sending_ || stopping_ || !p.sender || !p.sender->ready()) {
+    if (!sending_ || stopping_ || !p.sender || !p.sender->ready() || rate_ > 0) {
       return;
     }
     while (p.next_seq < messages_ && p.next_seq - p.unique - p.given_up < window_) {
@@ -695,6 +738,7 @@ class PairWorkload {
   const uint32_t messages_;
   const uint32_t window_;
   const size_t body_bytes_;
+  const double rate_;
   uint32_t run_ = 0;
   std::vector<std::unique_ptr<Pair>> pairs_;
   std::vector<std::vector<uint32_t>> latency_us_;  // per context, used on its thread only
@@ -735,6 +779,10 @@ nlohmann::json Base(const char* mode, const WorkloadOptions& o) {
 nlohmann::json RunOnline(Env& env, const std::vector<Account>& accounts, const WorkloadOptions& o) {
   nlohmann::json out = Base("online", o);
   out["window"] = o.window;
+  if (o.rate > 0) {
+    out["rate_per_pair"] = o.rate;
+    out["offered_msgs_per_s"] = std::llround(o.rate * o.pairs);
+  }
   const Deadline login_deadline = SteadyClock::now() + o.timeout;
   auto w = std::make_shared<PairWorkload>(env, o, PairWorkload::Mode::kOnline);
   env.Retain(w);

@@ -6,6 +6,10 @@
 //          delivered messages per second from the first send to the last receipt; latency is
 //          send to receipt. Dropped connections are reopened with backoff and sends whose
 //          outcome was lost are sent again (the receiver deduplicates by sequence number).
+//          With a rate (--rate R) the loop is open instead: each pair's sender sends one
+//          message every 1/R s (pairs spread evenly over the period), whatever was received,
+//          and latency runs from the moment the schedule set for the send, so a generator
+//          that falls behind shows as latency rather than hiding it.
 // offline  receivers authenticate once (their devices exist), then leave; senders send all
 //          their messages (store rate: until the last OK); receivers come back (drain rate:
 //          from AuthRequest to the last envelope).
@@ -32,6 +36,7 @@ struct WorkloadOptions {
   uint32_t pairs = 0;
   uint32_t messages = 0;
   uint32_t window = 16;
+  double rate = 0;  // online: > 0 sends open loop at this many messages/s per pair
   size_t body_bytes = 100;
   uint32_t idle = 0;                  // connections, for RunIdle
   int server_pid = 0;                 // 0: no server samples
