@@ -1,10 +1,11 @@
 // fuzz_tls_record: TlsRecordLayer on untrusted records. The first byte picks a mode:
-//   even: the rest is a raw byte stream of records (headers, lengths, forged tags);
+//   even: the rest is a raw byte stream of records (headers, lengths, forged tags), opened by
+//         a layer of the suite that byte also picks;
 //   odd:  the rest is a list of TLSInnerPlaintexts (2-byte length each) sealed correctly
 //         under the client's keys, so that the content parsing behind the AEAD is reached
 //         (alerts, handshake messages, KeyUpdate, padding).
 // Properties: no crash; data returned lies inside the record; after a KeyUpdate the layer
-// still opens records sealed under the next key; nothing is opened after an error.
+// still opens records sealed under the next key; it still seals afterwards.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -39,9 +40,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) {
     return 0;
   }
-  const std::vector<uint8_t> client = Secret(1);
-  const std::vector<uint8_t> server = Secret(2);
-  auto layer = tls::TlsRecordLayer::Create(0x1301, client, server);
+  std::vector<uint8_t> client = Secret(1);
+  std::vector<uint8_t> server = Secret(2);
+  uint16_t suite = 0x1301;
+  if (data[0] % 2 == 0) {
+    suite = static_cast<uint16_t>(0x1301 + (data[0] / 2) % 3);
+    if (suite == 0x1302) {  // SHA-384 secrets
+      client.resize(48, 7);
+      server.resize(48, 8);
+    }
+  }
+  auto layer = tls::TlsRecordLayer::Create(suite, client, server);
   Check(layer.ok());
   tls::TlsRecordLayer& l = layer.value();
   ByteSpan in(data + 1, size - 1);

@@ -103,12 +103,16 @@ bool HkdfExpandLabel(size_t hash_bytes, ByteSpan secret, std::string_view label,
   info.insert(info.end(), full.begin(), full.end());
   info.push_back(0);
 
-  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr);
-  if (kdf == nullptr) {
+  // Fetched once per thread: a fetch takes the provider store's lock.
+  struct ThreadKdf {
+    EVP_KDF* kdf = EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr);
+    ~ThreadKdf() { EVP_KDF_free(kdf); }
+  };
+  thread_local ThreadKdf hkdf;
+  if (hkdf.kdf == nullptr) {
     return false;
   }
-  EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
-  EVP_KDF_free(kdf);
+  EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(hkdf.kdf);
   if (ctx == nullptr) {
     return false;
   }
@@ -145,7 +149,7 @@ Result<TlsRecordLayer> TlsRecordLayer::Create(uint16_t suite, ByteSpan client_se
       layer.key_bytes_ = 32;
       break;
     default:
-      return Error{ErrorCode::kInvalidArgument, "TLS cipher suite"};
+      return Error{ErrorCode::kInvalidArgument, "TLS cipher suite"};  // not from the network
   }
   layer.suite_ = static_cast<CipherSuite>(suite);
   if (client_secret.size() != layer.hash_bytes_ || server_secret.size() != layer.hash_bytes_) {
@@ -201,7 +205,7 @@ Result<Opened> TlsRecordLayer::Open(MutableByteSpan record) {
     return size.error();
   }
   if (size.value() != record.size()) {
-    return Error{ErrorCode::kInvalidArgument, "not one whole record"};
+    return Error{ErrorCode::kMalformed, "not one whole record"};
   }
   if (read_.sequence == UINT64_MAX) {
     return Error{ErrorCode::kMalformed, "sequence number exhausted"};
@@ -250,7 +254,7 @@ Result<Opened> TlsRecordLayer::Open(MutableByteSpan record) {
       if (content[1] == kAlertUserCanceled) {
         return Opened{};  // a close_notify follows (RFC 8446 §6.1)
       }
-      return Error{ErrorCode::kMalformed, "the peer sent an error alert"};
+      return Error{ErrorCode::kUnavailable, "the peer sent an error alert"};
     case static_cast<uint8_t>(ContentType::kHandshake):
       return OnHandshake(content);
     default:
@@ -277,7 +281,7 @@ Result<Opened> TlsRecordLayer::OnHandshake(ByteSpan messages) {
   }
   const uint8_t request = messages[4];
   if (request != kUpdateNotRequested && request != kUpdateRequested) {
-    return Error{ErrorCode::kTruncated, "KeyUpdate request"};
+    return Error{ErrorCode::kInvalidArgument, "KeyUpdate request"};
   }
   if (!Update(read_)) {
     return Error{ErrorCode::kCryptoFailure, "key update"};
@@ -350,8 +354,9 @@ Alert TlsRecordLayer::AlertFor(const Error& error) {
       return Alert::kRecordOverflow;
     case ErrorCode::kTruncated:
       return Alert::kDecodeError;
-    case ErrorCode::kCryptoFailure:
     case ErrorCode::kInvalidArgument:
+      return Alert::kIllegalParameter;
+    case ErrorCode::kCryptoFailure:
       return Alert::kInternalError;
     default:
       return Alert::kUnexpectedMessage;

@@ -57,6 +57,7 @@ enum class Alert : uint8_t {
   kUnexpectedMessage = 10,
   kBadRecordMac = 20,
   kRecordOverflow = 22,
+  kIllegalParameter = 47,
   kDecodeError = 50,
   kInternalError = 80,
 };
@@ -94,9 +95,11 @@ class TlsRecordLayer {
   // place. Application data comes back as a span inside `record`; close_notify as kClosed;
   // a KeyUpdate updates the read key (and, if the client asked, makes the next Seal send
   // ours first) and comes back as kNone. Errors: kAuthenticationFailed (bad_record_mac),
-  // kOversized (record_overflow), kMalformed (unexpected_message or decode_error; any alert
-  // but close_notify, any handshake message but a well-formed KeyUpdate). After an error the
-  // connection must be closed: the layer's read state is undefined.
+  // kOversized (record_overflow), kTruncated (decode_error: a message of the wrong length),
+  // kInvalidArgument (illegal_parameter: a KeyUpdate request other than 0 or 1), kMalformed
+  // (unexpected_message: any handshake message but KeyUpdate, data after a KeyUpdate in its
+  // record, an unknown content type), kUnavailable (the peer sent a fatal alert: answer
+  // nothing). After an error the connection must be closed: the read state is undefined.
   Result<Opened> Open(MutableByteSpan record);
 
   // SealData appends to `out` the records carrying `plaintext` (split at kMaxPlaintextBytes),
@@ -112,6 +115,12 @@ class TlsRecordLayer {
 
   // AlertFor names the alert to send for an error Open returned.
   static Alert AlertFor(const Error& error);
+
+  // SetSequencesForTesting moves both sequence numbers, for tests of the limits.
+  void SetSequencesForTesting(uint64_t read, uint64_t write) {
+    read_.sequence = read;
+    write_.sequence = write;
+  }
 
   CipherSuite suite() const { return suite_; }
   uint64_t read_sequence() const { return read_.sequence; }

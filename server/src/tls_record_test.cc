@@ -114,13 +114,36 @@ TEST_P(EverySuite, EveryFlippedBitIsRejected) {
     bad[i] ^= 0x01;
     auto r = OpenAll(fresh.server, bad);
     ASSERT_FALSE(r.ok()) << i;
-    // The header's type and length are checked before decryption; the rest fails the tag.
-    if (i >= 3) {
+    if (i == 0) {
+      EXPECT_EQ(r.error().code, ErrorCode::kMalformed) << i;  // no longer application_data
+    } else if (i == 3 || i == 4) {
+      // The length now claims more (the record is incomplete) or less (the tag is cut).
       EXPECT_TRUE(r.error().code == ErrorCode::kAuthenticationFailed ||
                   r.error().code == ErrorCode::kTruncated)
           << i;
+    } else {
+      EXPECT_EQ(r.error().code, ErrorCode::kAuthenticationFailed) << i;  // version is AAD too
     }
   }
+}
+
+TEST_P(EverySuite, TheWriteKeyIsRenewedAtItsLimitAndTheReadSequenceCannotWrap) {
+  Pair p = MakePair(GetParam());
+  p.server.SetSequencesForTesting(0, kRekeyAfterRecords);
+  p.client.SetSequencesForTesting(kRekeyAfterRecords, 0);
+  std::vector<uint8_t> wire;
+  p.server.SealData(Pattern(10, 1), wire);
+  // A KeyUpdate went first, then the data under the next key.
+  EXPECT_EQ(wire.size(), (kHeaderBytes + 5 + 1 + kTagBytes) + (kHeaderBytes + 10 + 1 + kTagBytes));
+  EXPECT_EQ(p.server.write_sequence(), 1u);
+  EXPECT_EQ(OpenAll(p.client, wire).value(), Pattern(10, 1));
+
+  Pair q = MakePair(GetParam());
+  q.server.SetSequencesForTesting(UINT64_MAX, 0);
+  q.client.SetSequencesForTesting(0, UINT64_MAX);
+  wire.clear();
+  q.client.SealData(Pattern(10, 2), wire);
+  EXPECT_EQ(OpenAll(q.server, wire).error().code, ErrorCode::kMalformed);
 }
 
 TEST_P(EverySuite, ReplayedOrReorderedRecordsFail) {
@@ -183,7 +206,7 @@ TEST_P(EverySuite, CloseNotifyAndErrorAlerts) {
 
   wire.clear();
   p.client.SealAlert(Alert::kDecodeError, wire);
-  EXPECT_EQ(OpenAll(p.server, wire).error().code, ErrorCode::kMalformed);
+  EXPECT_EQ(OpenAll(p.server, wire).error().code, ErrorCode::kUnavailable);
 }
 
 INSTANTIATE_TEST_SUITE_P(Suites, EverySuite, ::testing::Values(0x1301, 0x1302, 0x1303));
@@ -231,13 +254,13 @@ TEST(TlsRecord, BadInnerContentIsRefused) {
       {"unknown content type", {1, 2, 99}, ErrorCode::kMalformed},
       {"change_cipher_spec inside", {1, 20}, ErrorCode::kMalformed},
       {"alert of three bytes", {1, 0, 0, 21}, ErrorCode::kTruncated},
-      {"fatal alert from the client", {2, 40, 21}, ErrorCode::kMalformed},
+      {"fatal alert from the client", {2, 40, 21}, ErrorCode::kUnavailable},
       {"short handshake message", {24, 0, 0, 22}, ErrorCode::kTruncated},
       {"NewSessionTicket from a client", {4, 0, 0, 1, 0, 22}, ErrorCode::kMalformed},
       {"Finished again", {20, 0, 0, 32, 0, 22}, ErrorCode::kMalformed},
       {"KeyUpdate with a long body", {24, 0, 0, 2, 0, 0, 22}, ErrorCode::kTruncated},
       {"KeyUpdate cut short", {24, 0, 0, 1, 22}, ErrorCode::kTruncated},
-      {"KeyUpdate request 2", {24, 0, 0, 1, 2, 22}, ErrorCode::kTruncated},
+      {"KeyUpdate request 2", {24, 0, 0, 1, 2, 22}, ErrorCode::kInvalidArgument},
       {"data after KeyUpdate", {24, 0, 0, 1, 0, 24, 0, 0, 1, 0, 22}, ErrorCode::kMalformed},
       {"plaintext over 2^14", too_long, ErrorCode::kOversized},
   };
@@ -258,6 +281,8 @@ TEST(TlsRecord, AlertForNamesTheAlert) {
   EXPECT_EQ(TlsRecordLayer::AlertFor(Error{ErrorCode::kOversized}), Alert::kRecordOverflow);
   EXPECT_EQ(TlsRecordLayer::AlertFor(Error{ErrorCode::kTruncated}), Alert::kDecodeError);
   EXPECT_EQ(TlsRecordLayer::AlertFor(Error{ErrorCode::kMalformed}), Alert::kUnexpectedMessage);
+  EXPECT_EQ(TlsRecordLayer::AlertFor(Error{ErrorCode::kInvalidArgument}),
+            Alert::kIllegalParameter);
 }
 
 }  // namespace

@@ -59,6 +59,10 @@ class TlsSocket {
 
   TlsSocket(boost::asio::ip::tcp::socket socket, SSL_CTX* ctx)
       : impl_(std::make_shared<Impl>(std::move(socket), ctx)) {}
+  TlsSocket(TlsSocket&&) noexcept = default;
+  TlsSocket& operator=(TlsSocket&&) noexcept = default;
+  TlsSocket(const TlsSocket&) = delete;
+  TlsSocket& operator=(const TlsSocket&) = delete;
 
   executor_type get_executor() { return impl_->socket.get_executor(); }
   boost::asio::ip::tcp::socket& socket() { return impl_->socket; }
@@ -66,18 +70,23 @@ class TlsSocket {
   // expires_after closes the socket if the deadline passes first (pending operations end with
   // operation_aborted); expires_never cancels that.
   void expires_after(std::chrono::steady_clock::duration d) {
+    const uint64_t generation = ++impl_->timer_generation;
     impl_->timer.expires_after(d);
-    impl_->timer.async_wait([weak = std::weak_ptr<Impl>(impl_)](boost::system::error_code ec) {
-      if (ec) {
-        return;
-      }
-      if (auto impl = weak.lock()) {
-        boost::system::error_code ignored;
-        impl->socket.close(ignored);
-      }
-    });
+    impl_->timer.async_wait(
+        [weak = std::weak_ptr<Impl>(impl_), generation](boost::system::error_code ec) {
+          auto impl = weak.lock();
+          // An expiry already queued when the deadline was moved or cancelled is stale.
+          if (ec || !impl || impl->timer_generation != generation) {
+            return;
+          }
+          boost::system::error_code ignored;
+          impl->socket.close(ignored);
+        });
   }
-  void expires_never() { impl_->timer.cancel(); }
+  void expires_never() {
+    ++impl_->timer_generation;
+    impl_->timer.cancel();
+  }
 
   // async_handshake runs the server handshake. Handler: void(error_code).
   template <typename Handler>
@@ -109,13 +118,10 @@ class TlsSocket {
   // connection about to be closed) and shuts the sending side.
   void close_notify() {
     Impl& s = *impl_;
-    if (s.records && !s.closed_sent && s.out.empty()) {
-      s.closed_sent = true;
-      s.records->SealAlert(Alert::kCloseNotify, s.out);
-      boost::system::error_code ec;
-      s.socket.write_some(boost::asio::buffer(s.out), ec);
-      s.Release(s.out);
+    if (s.records && !s.closed_sent && !s.write_failed && s.out.empty()) {
+      SendAlertNow(s, Alert::kCloseNotify);
     }
+    s.closed_sent = true;
     boost::system::error_code ec;
     s.socket.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
   }
@@ -133,6 +139,7 @@ class TlsSocket {
       if (ssl != nullptr) {
         SSL_free(ssl);
       }
+      SecureWipe(in);  // may hold decrypted bytes not read yet
     }
 
     // Release frees a buffer's storage once it is empty, so idle connections hold none.
@@ -144,16 +151,21 @@ class TlsSocket {
     SSL* ssl = nullptr;                          // during the handshake only
     std::unique_ptr<HandshakeSecrets> secrets;   // during the handshake only
     std::optional<TlsRecordLayer> records;       // after the handshake
-    // in: received bytes not yet consumed. While data_begin < data_end, in[data_begin,
-    // data_end) is decrypted application data not yet read and the record it came from ends at
-    // record_end; the bytes after record_end are not yet opened.
+    // in: received bytes; in[0, in_begin) is consumed (and wiped). While data_begin <
+    // data_end, in[data_begin, data_end) is decrypted application data not yet read, from the
+    // record ending at record_end; the bytes after that are not yet opened. Consumed bytes
+    // are dropped before the next read from the socket, not after every record.
     std::vector<uint8_t> in;
+    size_t in_begin = 0;
     size_t data_begin = 0;
     size_t data_end = 0;
     size_t record_end = 0;
-    std::vector<uint8_t> out;  // sealed bytes being written
+    uint32_t quiet_records = 0;  // records in a row that carried no application data
+    std::vector<uint8_t> out;    // sealed bytes being written
     boost::system::error_code read_error;  // sticky: eof after close_notify, or a bad record
+    bool write_failed = false;             // sticky: part of a record may be lost
     bool closed_sent = false;
+    uint64_t timer_generation = 0;
   };
 
   static boost::system::error_code ProtocolError() {
@@ -175,31 +187,57 @@ class TlsSocket {
                       [self = std::move(self), args...]() mutable { self.complete(args...); });
   }
 
-  // Fail records a bad incoming record: every later read ends with protocol_error, nothing
-  // more is written, and the client is sent the matching alert if the socket takes it now.
-  static void Fail(Impl& s, const Error& error) {
-    s.read_error = ProtocolError();
-    SecureWipe(s.in);
-    Impl::Release(s.in);
-    s.data_begin = s.data_end = s.record_end = 0;
-    if (!s.closed_sent && s.out.empty()) {
-      s.records->SealAlert(TlsRecordLayer::AlertFor(error), s.out);
-      boost::system::error_code ignored;
-      s.socket.write_some(boost::asio::buffer(s.out), ignored);
-      Impl::Release(s.out);
+  // kMaxQuietRecords bounds records in a row without application data (empty records,
+  // KeyUpdates, user_canceled): each costs a decryption and a KeyUpdate three key
+  // derivations, so a stream of them could otherwise keep a thread busy for nothing.
+  static constexpr uint32_t kMaxQuietRecords = 32;
+
+  // SendAlertNow writes one alert record if the socket takes all of it at once; a record cut
+  // short would leave the peer a corrupt stream, so a partial write marks writing failed.
+  static void SendAlertNow(Impl& s, Alert alert) {
+    std::vector<uint8_t> record;
+    s.records->SealAlert(alert, record);
+    boost::system::error_code ec;
+    const size_t n = s.socket.write_some(boost::asio::buffer(record), ec);
+    if (ec || n != record.size()) {
+      s.write_failed = true;
     }
     s.closed_sent = true;
   }
 
-  // DropRecord removes the record at the front of `in`, which has been read.
-  // The record's plaintext (client requests, credentials included) is wiped first.
-  static void DropRecord(Impl& s, size_t record_end) {
-    SecureWipe(MutableByteSpan(s.in.data(), record_end));
-    s.in.erase(s.in.begin(), s.in.begin() + static_cast<std::ptrdiff_t>(record_end));
-    s.data_begin = s.data_end = s.record_end = 0;
-    if (s.in.empty()) {
-      Impl::Release(s.in);
+  // Fail records a bad incoming record: every later read ends with protocol_error, nothing
+  // more is written, and the client is sent the matching alert if the socket takes it now
+  // (not in answer to an alert of its own).
+  static void Fail(Impl& s, const Error& error) {
+    s.read_error = ProtocolError();
+    SecureWipe(s.in);
+    Impl::Release(s.in);
+    s.in_begin = s.data_begin = s.data_end = s.record_end = 0;
+    if (!s.closed_sent && !s.write_failed && s.out.empty() &&
+        error.code != ErrorCode::kUnavailable) {
+      SendAlertNow(s, TlsRecordLayer::AlertFor(error));
     }
+    s.closed_sent = true;
+  }
+
+  // Consume marks in[in_begin, end) read and wipes it (client requests, credentials).
+  static void Consume(Impl& s, size_t end) {
+    SecureWipe(MutableByteSpan(s.in.data() + s.in_begin, end - s.in_begin));
+    s.in_begin = end;
+    s.data_begin = s.data_end = s.record_end = 0;
+    if (s.in_begin == s.in.size()) {
+      Impl::Release(s.in);
+      s.in_begin = 0;
+    }
+  }
+
+  // Complete ends an operation: deferred when still inside its initiating call.
+  template <typename Self, typename... Args>
+  static void Complete(Self& self, bool initiating, Args... args) {
+    if (initiating) {
+      return Defer(self, args...);
+    }
+    self.complete(args...);
   }
 
   struct HandshakeOp {
@@ -209,8 +247,9 @@ class TlsSocket {
     template <typename Self>
     void operator()(Self& self, boost::system::error_code ec = {}) {
       Impl& s = *impl;
-      if (!started) {
-        started = true;
+      const bool initiating = !started;
+      started = true;
+      if (initiating) {
         if (s.ssl != nullptr || s.records) {
           return Defer(self, boost::system::error_code(boost::asio::error::already_started));
         }
@@ -225,15 +264,22 @@ class TlsSocket {
           return Defer(self, ProtocolError());
         }
         SSL_set_accept_state(s.ssl);
-      } else if (ec) {
+      }
+      // The deadline may have closed the socket while a readiness wait was already queued: its
+      // descriptor number could by now belong to another connection, so OpenSSL must not touch
+      // it.
+      if (!ec && !s.socket.is_open()) {
+        ec = boost::asio::error::operation_aborted;
+      }
+      if (ec) {
         EndHandshake(s);
-        return self.complete(ec);
+        return Complete(self, initiating, ec);
       }
       const int r = SSL_do_handshake(s.ssl);
       if (r == 1) {
         ec = TakeKeys(s);
         EndHandshake(s);
-        return self.complete(ec);
+        return Complete(self, initiating, ec);
       }
       const int error = SSL_get_error(s.ssl, r);
       ERR_clear_error();
@@ -244,7 +290,7 @@ class TlsSocket {
         return s.socket.async_wait(boost::asio::ip::tcp::socket::wait_write, std::move(self));
       }
       EndHandshake(s);
-      self.complete(ProtocolError());
+      Complete(self, initiating, ProtocolError());
     }
 
     // TakeKeys moves the traffic secrets into a record layer.
@@ -252,8 +298,11 @@ class TlsSocket {
       const SSL_CIPHER* cipher = SSL_get_current_cipher(s.ssl);
       // Nothing may be left inside OpenSSL: it reads one record at a time, so bytes after the
       // client's Finished are still in the socket. Anything it had buffered would be lost.
+      // Nothing may have been sent under the application key either (no session tickets), or
+      // our write sequence would not start at 0.
       if (cipher == nullptr || SSL_version(s.ssl) != TLS1_3_VERSION || SSL_has_pending(s.ssl) ||
-          s.secrets->client.empty() || s.secrets->server.empty()) {
+          SSL_get_num_tickets(s.ssl) != 0 || s.secrets->client.empty() ||
+          s.secrets->server.empty()) {
         return ProtocolError();
       }
       auto layer = TlsRecordLayer::Create(SSL_CIPHER_get_protocol_id(cipher),
@@ -293,10 +342,7 @@ class TlsSocket {
           return s.socket.async_wait(boost::asio::ip::tcp::socket::wait_read, std::move(self));
         }
       }
-      if (initiating) {
-        return Defer(self, ec, n);
-      }
-      self.complete(ec, n);
+      Complete(self, initiating, ec, n);
     }
 
     // Step returns with data copied out (n > 0), an error, or would_block when the socket has
@@ -314,36 +360,47 @@ class TlsSocket {
               buffers, boost::asio::buffer(s.in.data() + s.data_begin, s.data_end - s.data_begin));
           s.data_begin += n;
           if (s.data_begin == s.data_end) {
-            DropRecord(s, s.record_end);
+            Consume(s, s.record_end);
           }
           return {};
         }
         if (s.read_error) {
           return s.read_error;
         }
-        auto size = TlsRecordLayer::RecordSize(s.in);
+        const ByteSpan pending = ByteSpan(s.in).subspan(s.in_begin);
+        auto size = TlsRecordLayer::RecordSize(pending);
         if (!size.ok()) {
           Fail(s, size.error());
           continue;
         }
-        if (size.value() != 0 && s.in.size() >= size.value()) {
-          auto opened = s.records->Open(MutableByteSpan(s.in.data(), size.value()));
+        if (size.value() != 0 && pending.size() >= size.value()) {
+          const size_t end = s.in_begin + size.value();
+          auto opened = s.records->Open(MutableByteSpan(s.in.data() + s.in_begin, size.value()));
           if (!opened.ok()) {
             Fail(s, opened.error());
             continue;
           }
           const Opened& o = opened.value();
           if (o.kind == Opened::Kind::kData && !o.data.empty()) {
+            s.quiet_records = 0;
             s.data_begin = static_cast<size_t>(o.data.data() - s.in.data());
             s.data_end = s.data_begin + o.data.size();
-            s.record_end = size.value();
+            s.record_end = end;
             continue;
           }
           if (o.kind == Opened::Kind::kClosed) {
             s.read_error = boost::asio::error::eof;
+          } else if (++s.quiet_records > kMaxQuietRecords) {
+            Fail(s, Error{ErrorCode::kMalformed, "too many records without data"});
+            continue;
           }
-          DropRecord(s, size.value());
+          Consume(s, end);
           continue;
+        }
+        // Need more bytes: first drop what was consumed (at most one partial record moves).
+        if (s.in_begin > 0) {
+          s.in.erase(s.in.begin(), s.in.begin() + static_cast<std::ptrdiff_t>(s.in_begin));
+          s.in_begin = 0;
         }
         std::vector<uint8_t>& scratch = ReadScratch();
         boost::system::error_code ec;
@@ -374,7 +431,7 @@ class TlsSocket {
       Impl& s = *impl;
       if (!started) {
         started = true;
-        if (!s.records || s.closed_sent) {
+        if (!s.records || s.closed_sent || s.write_failed) {
           return Defer(self, ProtocolError(), size_t{0});
         }
         if (!s.out.empty()) {
@@ -388,9 +445,13 @@ class TlsSocket {
         std::vector<uint8_t>& scratch = WriteScratch();
         taken = boost::asio::buffer_copy(boost::asio::buffer(scratch), buffers);
         s.records->SealData(ByteSpan(scratch.data(), taken), s.out);
+        SecureWipe(MutableByteSpan(scratch.data(), taken));
         return boost::asio::async_write(s.socket, boost::asio::buffer(s.out), std::move(self));
       }
       Impl::Release(s.out);
+      if (ec) {
+        s.write_failed = true;  // records may be cut: nothing more may follow them
+      }
       self.complete(ec, ec ? size_t{0} : taken);
     }
   };
@@ -400,12 +461,16 @@ class TlsSocket {
     bool started = false;
 
     template <typename Self>
-    void operator()(Self& self, boost::system::error_code = {}, size_t = 0) {
+    void operator()(Self& self, boost::system::error_code ec = {}, size_t = 0) {
       Impl& s = *impl;
       boost::system::error_code ignored;
       if (!started) {
         started = true;
-        if (s.records && !s.closed_sent && s.out.empty()) {
+        if (!s.out.empty()) {
+          // A write is in flight: shutting down now would cut it.
+          return Defer(self, boost::system::error_code(boost::asio::error::already_started));
+        }
+        if (s.records && !s.closed_sent && !s.write_failed) {
           s.closed_sent = true;
           s.records->SealAlert(Alert::kCloseNotify, s.out);
           return boost::asio::async_write(s.socket, boost::asio::buffer(s.out), std::move(self));
@@ -414,6 +479,9 @@ class TlsSocket {
         return Defer(self, boost::system::error_code());
       }
       Impl::Release(s.out);
+      if (ec) {
+        s.write_failed = true;
+      }
       s.socket.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
       self.complete(boost::system::error_code());
     }

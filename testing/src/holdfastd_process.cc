@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <sstream>
 
 extern char** environ;
@@ -103,9 +104,24 @@ bool HoldfastdProcess::Start(const HoldfastdOptions& options, std::chrono::milli
       }
     }
   }
-  drain_ = std::thread([fd = out_fd_] {
+  drain_stop_ = false;
+  drain_ = std::thread([this, fd = out_fd_] {
     char buf[1024];
-    while (::read(fd, buf, sizeof(buf)) > 0) {
+    for (;;) {
+      pollfd p{fd, POLLIN, 0};
+      const int ready = ::poll(&p, 1, 100);
+      if (ready == 0) {
+        if (drain_stop_) {
+          return;  // reaped, and nothing more came for 100 ms
+        }
+        continue;
+      }
+      if (ready < 0 && errno == EINTR) {
+        continue;
+      }
+      if (ready < 0 || ::read(fd, buf, sizeof(buf)) <= 0) {
+        return;  // EOF: the server's stdout closed with it
+      }
     }
   });
   if (port_ == 0) {
@@ -118,8 +134,9 @@ bool HoldfastdProcess::Start(const HoldfastdOptions& options, std::chrono::milli
 
 void HoldfastdProcess::Reap() {
   pid_ = -1;
+  drain_stop_ = true;
   if (drain_.joinable()) {
-    drain_.join();  // EOF: the server's stdout closed with it
+    drain_.join();  // at EOF, or within 100 ms of a quiet pipe
   }
   if (out_fd_ >= 0) {
     ::close(out_fd_);

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -56,6 +57,9 @@ class HoldfastdProcess {
   pid_t pid_ = -1;
   int out_fd_ = -1;
   std::thread drain_;
+  // drain_stop_ tells the drain thread that the server has been reaped: it stops at the next
+  // quiet moment of the pipe even if something else still holds its write end.
+  std::atomic<bool> drain_stop_{false};
   uint16_t port_ = 0;
   bool tls_ = false;
   std::string fingerprint_;
