@@ -173,6 +173,12 @@ enum Slot : int {
   kIpForAccount,
   kPurgeIp,
   kChanges,
+  kBegin,
+  kCommit,
+  kRollback,
+  kSavepoint,
+  kRelease,
+  kRollbackToSavepoint,
 };
 
 class SqliteStorage final : public Storage,
@@ -220,13 +226,24 @@ class SqliteStorage final : public Storage,
   KeyStore& keys() override { return *this; }
   QueueStore& queues() override { return *this; }
   IpRecordStore& ip_records() override { return *this; }
-  Result<void> Begin() override { return db_.Exec("BEGIN IMMEDIATE"); }
-  Result<void> Commit() override { return db_.Exec("COMMIT"); }
-  void Rollback() override { (void)db_.Exec("ROLLBACK"); }
-  Result<void> Savepoint() override { return db_.Exec("SAVEPOINT item"); }
-  Result<void> Release() override { return db_.Exec("RELEASE item"); }
-  void RollbackToSavepoint() override { (void)db_.Exec("ROLLBACK TO item; RELEASE item"); }
+  // Transaction control runs prepared statements: a batch opens and releases a savepoint per
+  // item, and parsing that SQL each time cost more than the savepoint itself.
+  Result<void> Begin() override { return RunControl(kBegin, "BEGIN IMMEDIATE"); }
+  Result<void> Commit() override { return RunControl(kCommit, "COMMIT"); }
+  void Rollback() override { (void)RunControl(kRollback, "ROLLBACK"); }
+  Result<void> Savepoint() override { return RunControl(kSavepoint, "SAVEPOINT item"); }
+  Result<void> Release() override { return RunControl(kRelease, "RELEASE item"); }
+  void RollbackToSavepoint() override {
+    (void)RunControl(kRollbackToSavepoint, "ROLLBACK TO item");
+    (void)RunControl(kRelease, "RELEASE item");
+  }
   int SchemaVersion() const override { return schema_version_; }
+
+  Result<void> RunControl(Slot slot, const char* sql) {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(slot, sql));
+    Query q(s);
+    return q->Run();
+  }
 
   // AccountStore.
   Result<std::optional<Account>> ByPhone(std::string_view phone) override {

@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <future>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -213,6 +215,45 @@ TEST_F(StorageTest, DatabaseCommitsInBatchesAndIsolatesFailures) {
                   }
                   return Ok();
                 }).ok());
+
+  // Within one batch, failing items (duplicates) roll back only themselves, and the
+  // savepoint is usable again for the items after them.
+  {
+    std::promise<void> all_done;
+    std::atomic<int> remaining{40};
+    std::atomic<int> failed{0};
+    for (int i = 0; i < 40; ++i) {
+      const bool dup = i % 2 == 1;
+      db.Submit(
+          [i, dup](Storage& s) -> Result<void> {
+            HF_RETURN_IF_ERROR(s.accounts().Create(
+                MakeAccount(static_cast<uint8_t>(100 + i), "+1415555" + std::to_string(1000 + i))));
+            if (dup) {
+              return s.accounts().Create(MakeAccount(static_cast<uint8_t>(200 + i), "+14155550001"));
+            }
+            return Ok();
+          },
+          [&](Result<void> r) {
+            if (!r.ok()) {
+              ++failed;
+            }
+            if (--remaining == 0) {
+              all_done.set_value();
+            }
+          });
+    }
+    all_done.get_future().wait();
+    EXPECT_EQ(failed.load(), 20);
+    for (int i = 0; i < 40; ++i) {
+      const std::string phone = "+1415555" + std::to_string(1000 + i);
+      ASSERT_TRUE(db.Run([&](Storage& s) -> Result<void> {
+                      HF_ASSIGN_OR_RETURN(const auto a, s.accounts().ByPhone(phone));
+                      const bool want = i % 2 == 0;
+                      return a.has_value() == want ? Ok() : Error{ErrorCode::kNotFound};
+                    }).ok())
+          << phone;
+    }
+  }
 
   // Many threads take one-time prekeys at once: each key goes to exactly one of them.
   constexpr int kKeys = 200;
