@@ -169,6 +169,33 @@ struct Client {
   }
 };
 
+// RawConnect opens a plain TCP connection to the loopback port: -1 on failure.
+int RawConnect(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    return -1;
+  }
+  return fd;
+}
+
+// ExpectClosedWithAlert: the server's reading ended with protocol_error, and the client got
+// the alert `reason` (an SSL_R_SSLV3_ALERT_* code).
+void ExpectClosedWithAlert(std::future<boost::system::error_code>& done, Client& c, int reason) {
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(done.get(), boost::system::errc::make_error_code(boost::system::errc::protocol_error));
+  char b[8];
+  EXPECT_LE(SSL_read(c.ssl, b, sizeof(b)), 0);
+  EXPECT_EQ(ERR_GET_REASON(ERR_peek_last_error()), reason);
+  ERR_clear_error();
+}
+
 std::string Text(size_t n) {
   std::string s(n, 'x');
   for (size_t i = 0; i < n; ++i) {
@@ -248,23 +275,14 @@ TEST(TlsSocket, AFloodOfRecordsWithoutDataIsCutOff) {
     ASSERT_EQ(SSL_key_update(c.ssl, SSL_KEY_UPDATE_NOT_REQUESTED), 1);
     ASSERT_EQ(SSL_do_handshake(c.ssl), 1);  // sends it
   }
-  ASSERT_EQ(done.wait_for(std::chrono::seconds(10)), std::future_status::ready);
-  EXPECT_EQ(done.get(), boost::system::errc::make_error_code(boost::system::errc::protocol_error));
-  char b[8];
-  EXPECT_LE(SSL_read(c.ssl, b, sizeof(b)), 0);
-  EXPECT_EQ(ERR_GET_REASON(ERR_peek_last_error()), SSL_R_SSLV3_ALERT_UNEXPECTED_MESSAGE);
-  ERR_clear_error();
+  ExpectClosedWithAlert(done, c, SSL_R_SSLV3_ALERT_UNEXPECTED_MESSAGE);
 }
 
 TEST(TlsSocket, GarbageInsteadOfAClientHelloFailsWithoutAnInlineCompletion) {
   std::atomic<int> served{0};
   TlsServer server([&](std::shared_ptr<TlsSocket>) { ++served; });
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(server.port());
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  const int fd = RawConnect(server.port());
+  ASSERT_GE(fd, 0);
   const std::string junk = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   ASSERT_EQ(::write(fd, junk.data(), junk.size()), static_cast<ssize_t>(junk.size()));
   timeval tv{10, 0};
@@ -305,12 +323,7 @@ TEST(TlsSocket, AForgedRecordEndsTheConnectionWithBadRecordMac) {
   std::string forged = {0x17, 0x03, 0x03, 0x00, 0x20};
   forged += Text(32);
   ASSERT_EQ(::write(c.fd, forged.data(), forged.size()), static_cast<ssize_t>(forged.size()));
-  ASSERT_EQ(done.wait_for(std::chrono::seconds(10)), std::future_status::ready);
-  EXPECT_EQ(done.get(), boost::system::errc::make_error_code(boost::system::errc::protocol_error));
-  char b[8];
-  EXPECT_LE(SSL_read(c.ssl, b, sizeof(b)), 0);
-  EXPECT_EQ(ERR_GET_REASON(ERR_peek_last_error()), SSL_R_SSLV3_ALERT_BAD_RECORD_MAC);
-  ERR_clear_error();
+  ExpectClosedWithAlert(done, c, SSL_R_SSLV3_ALERT_BAD_RECORD_MAC);
 }
 
 TEST(TlsSocket, APlaintextRecordAfterTheHandshakeIsUnexpected) {
@@ -321,12 +334,7 @@ TEST(TlsSocket, APlaintextRecordAfterTheHandshakeIsUnexpected) {
   ASSERT_TRUE(c.Connect());
   const std::string ccs = {0x14, 0x03, 0x03, 0x00, 0x01, 0x01};
   ASSERT_EQ(::write(c.fd, ccs.data(), ccs.size()), static_cast<ssize_t>(ccs.size()));
-  ASSERT_EQ(done.wait_for(std::chrono::seconds(10)), std::future_status::ready);
-  EXPECT_TRUE(done.get());
-  char b[8];
-  EXPECT_LE(SSL_read(c.ssl, b, sizeof(b)), 0);
-  EXPECT_EQ(ERR_GET_REASON(ERR_peek_last_error()), SSL_R_SSLV3_ALERT_UNEXPECTED_MESSAGE);
-  ERR_clear_error();
+  ExpectClosedWithAlert(done, c, SSL_R_SSLV3_ALERT_UNEXPECTED_MESSAGE);
 }
 
 TEST(TlsSocket, ARecordArrivingByteByByteIsReassembled) {
@@ -353,12 +361,8 @@ TEST(TlsSocket, ARecordArrivingByteByByteIsReassembled) {
 TEST(TlsSocket, AClientThatNeverFinishesTheHandshakeIsCutAtTheDeadline) {
   std::atomic<int> served{0};
   TlsServer server([&](std::shared_ptr<TlsSocket>) { ++served; });
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(server.port());
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  const int fd = RawConnect(server.port());
+  ASSERT_GE(fd, 0);
   ASSERT_EQ(::write(fd, "\x16\x03\x01\x00", 4), 4);  // half a ClientHello header, then nothing
   timeval tv{15, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
