@@ -11,6 +11,8 @@
 #include <boost/beast/websocket.hpp>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -243,6 +245,43 @@ void CountKeyUpdates(int write_p, int, int content_type, const void* buf, size_t
       static_cast<const uint8_t*>(buf)[0] == SSL3_MT_KEY_UPDATE) {
     ++*static_cast<int*>(arg);
   }
+}
+
+// Application data in the same TCP segment as the client's Finished: OpenSSL must leave it in
+// the socket for the record layer (else the hand-over would refuse or lose it).
+TEST(TlsSocket, DataRightBehindTheClientFinishedIsRead) {
+  auto result = std::make_shared<std::promise<boost::system::error_code>>();
+  TlsServer server([&](std::shared_ptr<TlsSocket> t) { Echo(t, result); });
+  Client c(server.port());
+  BIO* mem = BIO_new(BIO_s_mem());
+  SSL_set_rfd(c.ssl, c.fd);
+  SSL_set0_wbio(c.ssl, mem);
+  auto flush = [&] {
+    char* data = nullptr;
+    const long len = BIO_get_mem_data(mem, &data);
+    if (len > 0) {
+      ASSERT_EQ(::write(c.fd, data, static_cast<size_t>(len)), len);
+    }
+    (void)BIO_reset(mem);
+  };
+  // Non-blocking while the handshake runs, so that each flight can be flushed before waiting.
+  const int flags = ::fcntl(c.fd, F_GETFL);
+  ASSERT_EQ(::fcntl(c.fd, F_SETFL, flags | O_NONBLOCK), 0);
+  int r = 0;
+  while ((r = SSL_connect(c.ssl)) != 1) {
+    ASSERT_EQ(SSL_get_error(c.ssl, r), SSL_ERROR_WANT_READ);
+    flush();
+    pollfd p{c.fd, POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 10000), 1);
+  }
+  ASSERT_EQ(::fcntl(c.fd, F_SETFL, flags), 0);
+  // The Finished is still in the memory BIO; the data goes behind it, in one write.
+  const std::string msg = "right behind Finished";
+  ASSERT_EQ(SSL_write(c.ssl, msg.data(), static_cast<int>(msg.size())),
+            static_cast<int>(msg.size()));
+  flush();
+  SSL_set_fd(c.ssl, c.fd);
+  EXPECT_EQ(c.Read(msg.size()), msg);
 }
 
 TEST(TlsSocket, KeyUpdatesFromTheClientAreFollowedAndRequestedOnesAnswered) {
