@@ -43,6 +43,8 @@ SqliteDb& SqliteDb::operator=(SqliteDb&& other) noexcept {
 
 SqliteDb::~SqliteDb() { sqlite3_close_v2(db_); }
 
+bool SqliteDb::InTransaction() const { return db_ != nullptr && sqlite3_get_autocommit(db_) == 0; }
+
 Result<void> SqliteDb::Exec(std::string_view sql) {
   const std::string s(sql);
   const int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, nullptr);

@@ -90,13 +90,18 @@ void Database::RunBatch(std::deque<Item>& batch) {
         r = item.work(*storage_);
         if (r.ok()) {
           r = storage_->Release();
-        } else {
-          storage_->RollbackToSavepoint();
+        } else if (auto undone = storage_->RollbackToSavepoint(); !undone.ok()) {
+          // The item's writes could not be undone (or SQLite already rolled the whole
+          // transaction back): nothing of this batch may be kept.
+          commit = undone;
+          break;
         }
       }
       results.push_back(std::move(r));
     }
-    commit = storage_->Commit();
+    if (commit.ok()) {
+      commit = storage_->Commit();
+    }
     if (!commit.ok()) {
       storage_->Rollback();
     }

@@ -1459,7 +1459,7 @@ void Service::DeliverServerNotice(const AccountId& account, Bytes content, Bytes
           HF_RETURN_IF_ERROR(s.Savepoint());
           auto seq = s.queues().Insert(account, d.id, e);
           if (!seq.ok()) {
-            s.RollbackToSavepoint();
+            HF_RETURN_IF_ERROR(s.RollbackToSavepoint());
             if (seq.error().code == ErrorCode::kAlreadyExists) {
               continue;
             }

@@ -231,11 +231,17 @@ class SqliteStorage final : public Storage,
   Result<void> Begin() override { return RunControl(kBegin, "BEGIN IMMEDIATE"); }
   Result<void> Commit() override { return RunControl(kCommit, "COMMIT"); }
   void Rollback() override { (void)RunControl(kRollback, "ROLLBACK"); }
-  Result<void> Savepoint() override { return RunControl(kSavepoint, "SAVEPOINT item"); }
+  Result<void> Savepoint() override {
+    if (!db_.InTransaction()) {
+      return Error{ErrorCode::kStorageFailure, "no transaction (rolled back by SQLite)"};
+    }
+    return RunControl(kSavepoint, "SAVEPOINT item");
+  }
   Result<void> Release() override { return RunControl(kRelease, "RELEASE item"); }
-  void RollbackToSavepoint() override {
-    (void)RunControl(kRollbackToSavepoint, "ROLLBACK TO item");
-    (void)RunControl(kRelease, "RELEASE item");
+  Result<void> RollbackToSavepoint() override {
+    // After a failed ROLLBACK TO, RELEASE would keep the item's partial writes: stop there.
+    HF_RETURN_IF_ERROR(RunControl(kRollbackToSavepoint, "ROLLBACK TO item"));
+    return RunControl(kRelease, "RELEASE item");
   }
   int SchemaVersion() const override { return schema_version_; }
 

@@ -219,6 +219,17 @@ TEST_F(StorageTest, DatabaseCommitsInBatchesAndIsolatesFailures) {
   // Within one batch, failing items (duplicates) roll back only themselves, and the
   // savepoint is usable again for the items after them.
   {
+    // The first item holds the database thread until all 40 are queued, so that they run
+    // together (max_batch is far above 40).
+    std::promise<void> queued;
+    std::shared_future<void> all_queued = queued.get_future().share();
+    db.Submit(
+        [all_queued](Storage&) -> Result<void> {
+          all_queued.wait();
+          return Ok();
+        },
+        nullptr);
+    const uint64_t batches_before = db.Stats().batches;
     std::promise<void> all_done;
     std::atomic<int> remaining{40};
     std::atomic<int> failed{0};
@@ -242,8 +253,10 @@ TEST_F(StorageTest, DatabaseCommitsInBatchesAndIsolatesFailures) {
             }
           });
     }
+    queued.set_value();
     all_done.get_future().wait();
     EXPECT_EQ(failed.load(), 20);
+    EXPECT_LE(db.Stats().batches, batches_before + 2);  // the holder's batch, then the 40
     for (int i = 0; i < 40; ++i) {
       const std::string phone = "+1415555" + std::to_string(1000 + i);
       ASSERT_TRUE(db.Run([&](Storage& s) -> Result<void> {

@@ -243,6 +243,10 @@ Result<Opened> TlsRecordLayer::Open(MutableByteSpan record) {
   const MutableByteSpan content(body, end - 1);
   switch (type) {
     case static_cast<uint8_t>(ContentType::kApplicationData):
+      if (content.empty() && !TakeEmptyRecord()) {
+        return Error{ErrorCode::kMalformed, "too many empty records"};
+      }
+      data_received_ += content.size();
       return Opened{Opened::Kind::kData, content};
     case static_cast<uint8_t>(ContentType::kAlert):
       if (content.size() != 2) {
@@ -252,6 +256,9 @@ Result<Opened> TlsRecordLayer::Open(MutableByteSpan record) {
         return Opened{Opened::Kind::kClosed, {}};
       }
       if (content[1] == kAlertUserCanceled) {
+        if (!TakeEmptyRecord()) {
+          return Error{ErrorCode::kMalformed, "too many user_canceled alerts"};
+        }
         return Opened{};  // a close_notify follows (RFC 8446 §6.1)
       }
       return Error{ErrorCode::kUnavailable, "the peer sent an error alert"};
@@ -260,6 +267,14 @@ Result<Opened> TlsRecordLayer::Open(MutableByteSpan record) {
     default:
       return Error{ErrorCode::kMalformed, "content type"};
   }
+}
+
+bool TlsRecordLayer::TakeEmptyRecord() {
+  if (empty_records_received_ >= kFreeEmptyRecords + data_received_ / kBytesPerEmptyRecord) {
+    return false;
+  }
+  ++empty_records_received_;
+  return true;
 }
 
 Result<Opened> TlsRecordLayer::OnHandshake(ByteSpan messages) {
@@ -279,6 +294,10 @@ Result<Opened> TlsRecordLayer::OnHandshake(ByteSpan messages) {
   if (messages.size() != 5) {
     return Error{ErrorCode::kMalformed, "data after KeyUpdate"};
   }
+  if (key_updates_received_ >= kFreeKeyUpdates + data_received_ / kBytesPerKeyUpdate) {
+    return Error{ErrorCode::kMalformed, "too many KeyUpdates"};
+  }
+  ++key_updates_received_;
   const uint8_t request = messages[4];
   if (request != kUpdateNotRequested && request != kUpdateRequested) {
     return Error{ErrorCode::kInvalidArgument, "KeyUpdate request"};

@@ -36,6 +36,15 @@ inline constexpr size_t kMaxSecretBytes = 48;  // SHA-384
 // below AES-GCM's limit of 2^24.5 full-size records per key (RFC 8446 §5.5).
 inline constexpr uint64_t kRekeyAfterRecords = uint64_t{1} << 23;
 
+// Budgets for records that cost work but carry no data: a KeyUpdate costs three key
+// derivations and an empty record (or user_canceled) a decryption. A client gets a few of
+// each, then one more KeyUpdate per MiB and one more empty record per KiB of data it sent,
+// so that sprinkling 1-byte records between them does not refill the budget.
+inline constexpr uint64_t kFreeKeyUpdates = 8;
+inline constexpr uint64_t kBytesPerKeyUpdate = uint64_t{1} << 20;
+inline constexpr uint64_t kFreeEmptyRecords = 32;
+inline constexpr uint64_t kBytesPerEmptyRecord = 1024;
+
 // The TLS 1.3 cipher suites (RFC 8446 §B.4), by their two-byte code.
 enum class CipherSuite : uint16_t {
   kAes128GcmSha256 = 0x1301,
@@ -98,7 +107,7 @@ class TlsRecordLayer {
   // kOversized (record_overflow), kTruncated (decode_error: a message of the wrong length),
   // kInvalidArgument (illegal_parameter: a KeyUpdate request other than 0 or 1), kMalformed
   // (unexpected_message: any handshake message but KeyUpdate, data after a KeyUpdate in its
-  // record, an unknown content type), kUnavailable (the peer sent a fatal alert: answer
+  // record, an unknown content type, a KeyUpdate or empty record over its budget), kUnavailable (the peer sent a fatal alert: answer
   // nothing). After an error the connection must be closed: the read state is undefined.
   Result<Opened> Open(MutableByteSpan record);
 
@@ -142,6 +151,8 @@ class TlsRecordLayer {
   [[nodiscard]] bool Update(Direction& d) const;
   void Seal(ContentType type, ByteSpan plaintext, std::vector<uint8_t>& out);
   Result<Opened> OnHandshake(ByteSpan messages);
+  // TakeEmptyRecord spends one of the empty-record budget: false when none is left.
+  [[nodiscard]] bool TakeEmptyRecord();
 
   CipherSuite suite_ = CipherSuite::kAes128GcmSha256;
   size_t hash_bytes_ = 32;
@@ -149,6 +160,9 @@ class TlsRecordLayer {
   Direction read_;
   Direction write_;
   bool key_update_owed_ = false;
+  uint64_t data_received_ = 0;  // application data bytes, for the budgets
+  uint64_t key_updates_received_ = 0;
+  uint64_t empty_records_received_ = 0;
 };
 
 // HkdfExpandLabel is HKDF-Expand-Label of RFC 8446 §7.1 with SHA-256 (hash_bytes 32) or

@@ -276,6 +276,52 @@ TEST(TlsRecord, BadInnerContentIsRefused) {
   EXPECT_TRUE(OpenAll(p.server, RawSealAes128(Pattern(32, 1), 0, canceled)).ok());
 }
 
+TEST(TlsRecord, RecordsWithoutDataHaveABudgetThatTinyRecordsDoNotRefill) {
+  // KeyUpdates: 8 free, then only one per MiB of data, however many 1-byte records come.
+  Pair p = MakePair(0x1301);
+  for (uint64_t i = 0; i < kFreeKeyUpdates; ++i) {
+    std::vector<uint8_t> wire;
+    p.client.SealData(Pattern(1, 1), wire);
+    p.client.SealKeyUpdate(false, wire);
+    ASSERT_TRUE(OpenAll(p.server, wire).ok()) << i;
+  }
+  {
+    std::vector<uint8_t> wire;
+    p.client.SealData(Pattern(1, 1), wire);
+    p.client.SealKeyUpdate(false, wire);
+    EXPECT_EQ(OpenAll(p.server, wire).error().code, ErrorCode::kMalformed);
+  }
+  // A MiB of data earns one more.
+  Pair q = MakePair(0x1301);
+  for (uint64_t i = 0; i < kFreeKeyUpdates; ++i) {
+    std::vector<uint8_t> wire;
+    q.client.SealKeyUpdate(false, wire);
+    ASSERT_TRUE(OpenAll(q.server, wire).ok());
+  }
+  std::vector<uint8_t> wire;
+  q.client.SealData(Bytes(kBytesPerKeyUpdate, 7), wire);
+  q.client.SealKeyUpdate(false, wire);
+  EXPECT_TRUE(OpenAll(q.server, wire).ok());
+  wire.clear();
+  q.client.SealKeyUpdate(false, wire);
+  EXPECT_EQ(OpenAll(q.server, wire).error().code, ErrorCode::kMalformed);
+
+  // Empty records and user_canceled: 32 free, then one per KiB.
+  Pair r = MakePair(0x1301);
+  for (uint64_t i = 0; i < kFreeEmptyRecords; ++i) {
+    std::vector<uint8_t> w;
+    r.client.SealData({}, w);
+    ASSERT_TRUE(OpenAll(r.server, w).ok()) << i;
+  }
+  std::vector<uint8_t> w;
+  r.client.SealData(Pattern(kBytesPerEmptyRecord, 1), w);
+  r.client.SealData({}, w);  // earned by the KiB just sent
+  ASSERT_TRUE(OpenAll(r.server, w).ok());
+  w.clear();
+  r.client.SealData({}, w);
+  EXPECT_EQ(OpenAll(r.server, w).error().code, ErrorCode::kMalformed);
+}
+
 TEST(TlsRecord, AlertForNamesTheAlert) {
   EXPECT_EQ(TlsRecordLayer::AlertFor(Error{ErrorCode::kAuthenticationFailed}), Alert::kBadRecordMac);
   EXPECT_EQ(TlsRecordLayer::AlertFor(Error{ErrorCode::kOversized}), Alert::kRecordOverflow);

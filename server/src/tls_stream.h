@@ -122,8 +122,10 @@ class TlsSocket {
       SendAlertNow(s, Alert::kCloseNotify);
     }
     s.closed_sent = true;
-    boost::system::error_code ec;
-    s.socket.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
+    if (s.out.empty()) {  // a write in flight would be cut
+      boost::system::error_code ec;
+      s.socket.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
+    }
   }
 
   // suite is the negotiated cipher suite (after the handshake).
@@ -160,7 +162,6 @@ class TlsSocket {
     size_t data_begin = 0;
     size_t data_end = 0;
     size_t record_end = 0;
-    uint32_t quiet_records = 0;  // records in a row that carried no application data
     std::vector<uint8_t> out;    // sealed bytes being written
     boost::system::error_code read_error;  // sticky: eof after close_notify, or a bad record
     bool write_failed = false;             // sticky: part of a record may be lost
@@ -186,11 +187,6 @@ class TlsSocket {
     boost::asio::post(executor,
                       [self = std::move(self), args...]() mutable { self.complete(args...); });
   }
-
-  // kMaxQuietRecords bounds records in a row without application data (empty records,
-  // KeyUpdates, user_canceled): each costs a decryption and a KeyUpdate three key
-  // derivations, so a stream of them could otherwise keep a thread busy for nothing.
-  static constexpr uint32_t kMaxQuietRecords = 32;
 
   // SendAlertNow writes one alert record if the socket takes all of it at once; a record cut
   // short would leave the peer a corrupt stream, so a partial write marks writing failed.
@@ -382,7 +378,6 @@ class TlsSocket {
           }
           const Opened& o = opened.value();
           if (o.kind == Opened::Kind::kData && !o.data.empty()) {
-            s.quiet_records = 0;
             s.data_begin = static_cast<size_t>(o.data.data() - s.in.data());
             s.data_end = s.data_begin + o.data.size();
             s.record_end = end;
@@ -390,9 +385,6 @@ class TlsSocket {
           }
           if (o.kind == Opened::Kind::kClosed) {
             s.read_error = boost::asio::error::eof;
-          } else if (++s.quiet_records > kMaxQuietRecords) {
-            Fail(s, Error{ErrorCode::kMalformed, "too many records without data"});
-            continue;
           }
           Consume(s, end);
           continue;

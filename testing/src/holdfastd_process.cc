@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 #include <sstream>
 
 extern char** environ;
@@ -107,7 +108,14 @@ bool HoldfastdProcess::Start(const HoldfastdOptions& options, std::chrono::milli
   drain_stop_ = false;
   drain_ = std::thread([this, fd = out_fd_] {
     char buf[1024];
+    std::optional<SteadyClock::time_point> stop_by;
     for (;;) {
+      if (drain_stop_ && !stop_by) {
+        stop_by = SteadyClock::now() + std::chrono::seconds(1);
+      }
+      if (stop_by && SteadyClock::now() >= *stop_by) {
+        return;  // reaped a second ago: whoever else holds the pipe is not our business
+      }
       pollfd p{fd, POLLIN, 0};
       const int ready = ::poll(&p, 1, 100);
       if (ready == 0) {
@@ -119,7 +127,14 @@ bool HoldfastdProcess::Start(const HoldfastdOptions& options, std::chrono::milli
       if (ready < 0 && errno == EINTR) {
         continue;
       }
-      if (ready < 0 || ::read(fd, buf, sizeof(buf)) <= 0) {
+      if (ready < 0) {
+        return;
+      }
+      ssize_t n = 0;
+      do {
+        n = ::read(fd, buf, sizeof(buf));
+      } while (n < 0 && errno == EINTR);
+      if (n <= 0) {
         return;  // EOF: the server's stdout closed with it
       }
     }

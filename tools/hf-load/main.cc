@@ -23,6 +23,9 @@ namespace hl = holdfast::load;
 
 namespace {
 
+// kMaxScheduleSeconds bounds an open-loop run: --messages / --rate.
+constexpr double kMaxScheduleSeconds = 86400;
+
 constexpr int kUsage = 2;
 // Files hf-load needs besides the connections of a run (registration, logs, stdio).
 constexpr uint64_t kSpareFiles = 200;
@@ -66,11 +69,12 @@ int main(int argc, char** argv) {
   app.add_option("--codes", codes_file, "the codes file holdfastd --dev-codes writes");
   app.add_option("--pairs", w.pairs, "sender/receiver pairs (users 2i -> 2i+1)");
   app.add_option("--messages", w.messages, "messages per sender");
-  app.add_option("--window", w.window, "online: messages in flight per pair")
-      ->check(CLI::Range(1u, 100000u));
+  CLI::Option* window = app.add_option("--window", w.window, "online: messages in flight per pair")
+                            ->check(CLI::Range(1u, 100000u));
   app.add_option("--rate", w.rate,
                  "online, open loop: messages/s per pair (M at this rate; latency at load)")
-      ->check(CLI::Range(0.001, 1000000.0));
+      ->check(CLI::Range(0.001, 1000000.0))
+      ->excludes(window);
   app.add_flag("--offline", offline, "store with the receivers offline, then drain");
   app.add_option("--idle", w.idle,
                  "K authenticated idle connections: server memory per connection");
@@ -113,6 +117,9 @@ int main(int argc, char** argv) {
   }
   if (w.rate > 0 && (offline || drain_only || w.idle > 0)) {
     return Usage("--rate is for the online workload only");
+  }
+  if (w.rate > 0 && w.messages / w.rate > kMaxScheduleSeconds) {
+    return Usage("--messages / --rate must be at most a day");
   }
 
   std::signal(SIGPIPE, SIG_IGN);

@@ -784,10 +784,13 @@ nlohmann::json RunOnline(Env& env, const std::vector<Account>& accounts, const W
     out["offered_msgs_per_s"] = std::llround(o.rate * o.pairs);
   }
   const Deadline login_deadline = SteadyClock::now() + o.timeout;
+  // Open loop: the schedule itself lasts (M - 1) / R; the timeout is on top of it.
+  const auto schedule = std::chrono::duration_cast<SteadyClock::duration>(
+      std::chrono::duration<double>(o.rate > 0 ? o.messages / o.rate : 0.0));
   auto w = std::make_shared<PairWorkload>(env, o, PairWorkload::Mode::kOnline);
   env.Retain(w);
   // Connections come back after a drop until the end of the measured phase.
-  w->CreatePairs(accounts, /*reconnect=*/true, login_deadline + o.timeout);
+  w->CreatePairs(accounts, /*reconnect=*/true, login_deadline + o.timeout + schedule);
   const uint64_t login_start = NowNs();
   if (w->Login(true, true, true, o.concurrency, login_deadline) > 0) {
     out["delivered"] = 0;
@@ -802,7 +805,7 @@ nlohmann::json RunOnline(Env& env, const std::vector<Account>& accounts, const W
   meter.Start();
   w->StartSending();
   const bool complete = WaitUntil(
-      env, [&] { return w->all_pairs_done(); }, SteadyClock::now() + o.timeout);
+      env, [&] { return w->all_pairs_done(); }, SteadyClock::now() + o.timeout + schedule);
   meter.Stop(w->last_receive_ns());
   w->Quiesce();
 

@@ -37,6 +37,9 @@ class SqliteDb {
   // LastError is SQLite's message for the most recent failure, for logs (never key material:
   // callers bind secrets as parameters, and SQLite does not echo parameters).
   std::string LastError() const;
+  // InTransaction is true while a transaction is open (SQLite rolls one back by itself on
+  // some errors: disk full, I/O error, out of memory).
+  bool InTransaction() const;
 
  private:
   explicit SqliteDb(sqlite3* db) : db_(db) {}

@@ -198,9 +198,13 @@ class Storage {
   virtual Result<void> Begin() = 0;
   virtual Result<void> Commit() = 0;
   virtual void Rollback() = 0;
+  // Savepoint opens a savepoint inside the open transaction (outside one it fails: SQLite
+  // would otherwise start a transaction that RELEASE commits on the spot).
   virtual Result<void> Savepoint() = 0;
   virtual Result<void> Release() = 0;
-  virtual void RollbackToSavepoint() = 0;
+  // RollbackToSavepoint undoes the work since the last Savepoint and releases it. When it
+  // fails, the transaction cannot be trusted: roll all of it back.
+  [[nodiscard]] virtual Result<void> RollbackToSavepoint() = 0;
   // SchemaVersion is the version the database was migrated to.
   virtual int SchemaVersion() const = 0;
 };
