@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "holdfast/common/encoding.h"
+#include "holdfast/crypto/hash.h"
 #include "holdfast/common/rng.h"
 #include "holdfast/testing/kat.h"
 
@@ -89,6 +90,70 @@ INSTANTIATE_TEST_SUITE_P(All, AeadTamper,
                          ::testing::Values(AeadAlgorithm::kXChaCha20Poly1305,
                                            AeadAlgorithm::kChaCha20Poly1305,
                                            AeadAlgorithm::kAes256Gcm));
+
+}  // namespace
+}  // namespace holdfast::crypto
+
+namespace holdfast::crypto {
+namespace {
+
+TEST(RecordCipher, RoundTripsInPlaceAndRejectsTampering) {
+  for (RecordCipher c :
+       {RecordCipher::kAes128Gcm, RecordCipher::kAes256Gcm, RecordCipher::kChaCha20Poly1305}) {
+    const Bytes key(RecordCipherKeyBytes(c), 0x42);
+    const Bytes nonce(kRecordNonceBytes, 0x07);
+    const Bytes aad = {1, 2, 3, 4, 5};
+    const Bytes plaintext(300, 0x61);
+    Bytes data = plaintext;
+    Bytes tag(16);
+    ASSERT_TRUE(SealRecordInPlace(c, key, nonce, aad, data, tag).ok());
+    EXPECT_NE(data, plaintext);
+    Bytes opened = data;
+    ASSERT_TRUE(OpenRecordInPlace(c, key, nonce, aad, opened, tag).ok());
+    EXPECT_EQ(opened, plaintext);
+    // Any changed input fails.
+    Bytes bad_tag = tag;
+    bad_tag[0] ^= 1;
+    Bytes copy = data;
+    EXPECT_EQ(OpenRecordInPlace(c, key, nonce, aad, copy, bad_tag).code(),
+              ErrorCode::kAuthenticationFailed);
+    copy = data;
+    copy[299] ^= 1;
+    EXPECT_EQ(OpenRecordInPlace(c, key, nonce, aad, copy, tag).code(),
+              ErrorCode::kAuthenticationFailed);
+    copy = data;
+    const Bytes other_aad = {1, 2, 3, 4, 6};
+    EXPECT_EQ(OpenRecordInPlace(c, key, nonce, other_aad, copy, tag).code(),
+              ErrorCode::kAuthenticationFailed);
+    // Wrong sizes are refused before any work.
+    EXPECT_EQ(SealRecordInPlace(c, Bytes(key.size() + 1), nonce, aad, data, tag).code(),
+              ErrorCode::kInvalidArgument);
+    EXPECT_EQ(SealRecordInPlace(c, key, Bytes(24), aad, data, tag).code(),
+              ErrorCode::kInvalidArgument);
+  }
+  // ChaCha20-Poly1305 agrees with the AEAD used for storage (libsodium).
+  const Bytes key(32, 9);
+  const Bytes nonce(12, 3);
+  const Bytes aad = {7};
+  Bytes data(50, 0x33);
+  Bytes tag(16);
+  ASSERT_TRUE(
+      SealRecordInPlace(RecordCipher::kChaCha20Poly1305, key, nonce, aad, data, tag).ok());
+  data.insert(data.end(), tag.begin(), tag.end());
+  auto opened = AeadOpen(AeadAlgorithm::kChaCha20Poly1305, key, nonce, aad, data);
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ(Bytes(opened.value().span().begin(), opened.value().span().end()), Bytes(50, 0x33));
+}
+
+TEST(RecordCipher, HkdfSha384ExpandChecksSizes) {
+  Bytes out(48);
+  EXPECT_EQ(HkdfSha384Expand(Bytes(47, 1), {}, out).code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(HkdfSha384Expand(Bytes(48, 1), {}, out).ok());
+  Bytes again(48);
+  EXPECT_TRUE(HkdfSha384Expand(Bytes(48, 1), {}, again).ok());
+  EXPECT_EQ(out, again);
+  EXPECT_NE(out, Bytes(48, 0));
+}
 
 }  // namespace
 }  // namespace holdfast::crypto

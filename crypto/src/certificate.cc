@@ -297,4 +297,6 @@ Result<void> CheckCertificateMatchesKey(std::string_view certificate_pem,
   return Ok();
 }
 
+void ClearTlsErrors() { ERR_clear_error(); }
+
 }  // namespace holdfast::crypto

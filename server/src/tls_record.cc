@@ -1,11 +1,10 @@
 #include "tls_record.h"
 
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/kdf.h>
-
 #include <array>
 #include <string>
+
+#include "holdfast/crypto/aead.h"
+#include "holdfast/crypto/hash.h"
 
 namespace holdfast::server::tls {
 
@@ -17,56 +16,16 @@ constexpr uint8_t kUpdateRequested = 1;
 constexpr uint8_t kAlertUserCanceled = 90;
 constexpr size_t kMaxInnerPlaintextBytes = kMaxPlaintextBytes + 1;  // content + type
 
-int SuiteIndex(CipherSuite s) {
+crypto::RecordCipher SuiteCipher(CipherSuite s) {
   switch (s) {
     case CipherSuite::kAes128GcmSha256:
-      return 0;
+      return crypto::RecordCipher::kAes128Gcm;
     case CipherSuite::kAes256GcmSha384:
-      return 1;
+      return crypto::RecordCipher::kAes256Gcm;
     case CipherSuite::kChaCha20Poly1305Sha256:
-      return 2;
+      return crypto::RecordCipher::kChaCha20Poly1305;
   }
-  return 0;
-}
-
-const EVP_CIPHER* SuiteCipher(CipherSuite s) {
-  switch (s) {
-    case CipherSuite::kAes128GcmSha256:
-      return EVP_aes_128_gcm();
-    case CipherSuite::kAes256GcmSha384:
-      return EVP_aes_256_gcm();
-    case CipherSuite::kChaCha20Poly1305Sha256:
-      return EVP_chacha20_poly1305();
-  }
-  return nullptr;
-}
-
-// ThreadCiphers keeps one cipher context per suite and direction for this thread; each
-// record keys its context anew, so no connection keeps a context of its own.
-struct ThreadCiphers {
-  std::array<std::array<EVP_CIPHER_CTX*, 2>, 3> ctx{};
-  ~ThreadCiphers() {
-    for (auto& row : ctx) {
-      for (EVP_CIPHER_CTX* c : row) {
-        EVP_CIPHER_CTX_free(c);
-      }
-    }
-  }
-};
-
-EVP_CIPHER_CTX* CipherContext(CipherSuite suite, bool encrypt) {
-  thread_local ThreadCiphers ciphers;
-  EVP_CIPHER_CTX*& c = ciphers.ctx[SuiteIndex(suite)][encrypt ? 1 : 0];
-  if (c == nullptr) {
-    EVP_CIPHER_CTX* fresh = EVP_CIPHER_CTX_new();
-    if (fresh == nullptr || EVP_CipherInit_ex(fresh, SuiteCipher(suite), nullptr, nullptr,
-                                              nullptr, encrypt ? 1 : 0) != 1) {
-      EVP_CIPHER_CTX_free(fresh);
-      return nullptr;
-    }
-    c = fresh;
-  }
-  return c;
+  return crypto::RecordCipher::kAes128Gcm;
 }
 
 // Nonce is the per-record nonce: the IV XOR the 64-bit sequence number (RFC 8446 §5.3).
@@ -103,33 +62,9 @@ bool HkdfExpandLabel(size_t hash_bytes, ByteSpan secret, std::string_view label,
   info.insert(info.end(), full.begin(), full.end());
   info.push_back(0);
 
-  // Fetched once per thread: a fetch takes the provider store's lock.
-  struct ThreadKdf {
-    EVP_KDF* kdf = EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr);
-    ~ThreadKdf() { EVP_KDF_free(kdf); }
-  };
-  thread_local ThreadKdf hkdf;
-  if (hkdf.kdf == nullptr) {
-    return false;
-  }
-  EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(hkdf.kdf);
-  if (ctx == nullptr) {
-    return false;
-  }
-  int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-  char digest[16];
-  std::snprintf(digest, sizeof(digest), "%s", hash_bytes == 48 ? "SHA384" : "SHA256");
-  const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(secret.data()),
-                                        secret.size()),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size()),
-      OSSL_PARAM_construct_end(),
-  };
-  const bool ok = EVP_KDF_derive(ctx, out.data(), out.size(), params) == 1;
-  EVP_KDF_CTX_free(ctx);
-  return ok;
+  const auto done = hash_bytes == 48 ? crypto::HkdfSha384Expand(secret, info, out)
+                                      : crypto::HkdfSha256Expand(secret, info, out);
+  return done.ok();
 }
 
 Result<TlsRecordLayer> TlsRecordLayer::Create(uint16_t suite, ByteSpan client_secret,
@@ -212,18 +147,12 @@ Result<Opened> TlsRecordLayer::Open(MutableByteSpan record) {
   }
   uint8_t* body = record.data() + kHeaderBytes;
   const size_t inner_size = record.size() - kHeaderBytes - kTagBytes;
-  EVP_CIPHER_CTX* ctx = CipherContext(suite_, false);
-  if (ctx == nullptr) {
-    return Error{ErrorCode::kCryptoFailure, "cipher context"};
-  }
   const Secret<kIvBytes> nonce = Nonce(read_.iv, read_.sequence);
-  int n = 0;
-  int final_n = 0;
-  if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, read_.key.data(), nonce.data()) != 1 ||
-      EVP_DecryptUpdate(ctx, nullptr, &n, record.data(), kHeaderBytes) != 1 ||
-      EVP_DecryptUpdate(ctx, body, &n, body, static_cast<int>(inner_size)) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTagBytes, body + inner_size) != 1 ||
-      EVP_DecryptFinal_ex(ctx, body + n, &final_n) != 1) {
+  if (!crypto::OpenRecordInPlace(SuiteCipher(suite_), ByteSpan(read_.key.data(), key_bytes_),
+                                 nonce.span(), ByteSpan(record.data(), kHeaderBytes),
+                                 MutableByteSpan(body, inner_size),
+                                 ByteSpan(body + inner_size, kTagBytes))
+           .ok()) {
     return Error{ErrorCode::kAuthenticationFailed, "record"};
   }
   ++read_.sequence;
@@ -321,16 +250,12 @@ void TlsRecordLayer::Seal(ContentType type, ByteSpan plaintext, std::vector<uint
   std::copy(plaintext.begin(), plaintext.end(), body);
   body[plaintext.size()] = static_cast<uint8_t>(type);
 
-  EVP_CIPHER_CTX* ctx = CipherContext(suite_, true);
   const Secret<kIvBytes> nonce = Nonce(write_.iv, write_.sequence);
-  int n = 0;
-  int final_n = 0;
-  if (ctx == nullptr ||
-      EVP_EncryptInit_ex(ctx, nullptr, nullptr, write_.key.data(), nonce.data()) != 1 ||
-      EVP_EncryptUpdate(ctx, nullptr, &n, header, kHeaderBytes) != 1 ||
-      EVP_EncryptUpdate(ctx, body, &n, body, static_cast<int>(inner_size)) != 1 ||
-      EVP_EncryptFinal_ex(ctx, body + n, &final_n) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kTagBytes, body + inner_size) != 1) {
+  if (!crypto::SealRecordInPlace(SuiteCipher(suite_), ByteSpan(write_.key.data(), key_bytes_),
+                                 nonce.span(), ByteSpan(header, kHeaderBytes),
+                                 MutableByteSpan(body, inner_size),
+                                 MutableByteSpan(body + inner_size, kTagBytes))
+           .ok()) {
     // Sealing fails only if OpenSSL cannot allocate or is broken: nothing may go out in the
     // clear, and there is no way to continue the connection.
     std::abort();

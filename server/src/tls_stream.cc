@@ -1,8 +1,8 @@
 #include "tls_stream.h"
 
-#include <sodium.h>
-
 #include <string_view>
+
+#include "holdfast/common/encoding.h"
 
 namespace holdfast::server::tls {
 
@@ -37,14 +37,12 @@ void OnKeyLogLine(const SSL* ssl, const char* line) {
   if (hex.size() % 2 != 0 || hex.size() / 2 > kMaxSecretBytes) {
     return;
   }
-  SecretBytes secret(hex.size() / 2);
-  size_t written = 0;
-  if (sodium_hex2bin(secret.data(), secret.size(), hex.data(), hex.size(), nullptr, &written,
-                     nullptr) != 0 ||
-      written != secret.size()) {
+  auto bytes = HexDecode(hex);  // constant time (libsodium's codec)
+  if (!bytes.ok()) {
     return;
   }
-  *target = std::move(secret);
+  *target = SecretBytes::Copy(bytes.value());
+  SecureWipe(bytes.value());
 }
 
 }  // namespace

@@ -18,7 +18,6 @@
 #ifndef HOLDFAST_SERVER_SRC_TLS_STREAM_H_
 #define HOLDFAST_SERVER_SRC_TLS_STREAM_H_
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <utility>
@@ -35,6 +34,7 @@
 #include <vector>
 
 #include "holdfast/common/secret.h"
+#include "holdfast/crypto/certificate.h"
 #include "tls_record.h"
 
 namespace holdfast::server::tls {
@@ -255,7 +255,7 @@ class TlsSocket {
         if (ec || s.ssl == nullptr ||
             SSL_set_fd(s.ssl, static_cast<int>(s.socket.native_handle())) != 1 ||
             SSL_set_ex_data(s.ssl, HandshakeSecretsIndex(), s.secrets.get()) != 1) {
-          ERR_clear_error();
+          crypto::ClearTlsErrors();
           EndHandshake(s);
           return Defer(self, ProtocolError());
         }
@@ -278,7 +278,7 @@ class TlsSocket {
         return Complete(self, initiating, ec);
       }
       const int error = SSL_get_error(s.ssl, r);
-      ERR_clear_error();
+      crypto::ClearTlsErrors();
       if (error == SSL_ERROR_WANT_READ) {
         return s.socket.async_wait(boost::asio::ip::tcp::socket::wait_read, std::move(self));
       }

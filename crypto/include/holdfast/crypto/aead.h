@@ -36,6 +36,30 @@ Result<Bytes> AeadSeal(AeadAlgorithm algorithm, ByteSpan key, ByteSpan nonce, By
 Result<SecretBytes> AeadOpen(AeadAlgorithm algorithm, ByteSpan key, ByteSpan nonce, ByteSpan aad,
                              ByteSpan sealed);
 
+// Record ciphers: the AEADs of TLS 1.3 (RFC 8446 §5.2), applied in place to one record at
+// a time with a 12-byte nonce, for a protocol that frames its own records. Each thread keeps
+// one cipher context per cipher and keys it per call, so no per-connection context exists.
+enum class RecordCipher {
+  kAes128Gcm,
+  kAes256Gcm,
+  kChaCha20Poly1305,
+};
+inline constexpr size_t kRecordNonceBytes = 12;
+
+// RecordCipherKeyBytes is 16 for AES-128-GCM, else 32.
+size_t RecordCipherKeyBytes(RecordCipher cipher);
+
+// SealRecordInPlace encrypts `data` in place, authenticating `aad`, and writes the 16-byte
+// tag to `tag`. Wrong key, nonce or tag sizes are kInvalidArgument; a library failure is
+// kCryptoFailure.
+Result<void> SealRecordInPlace(RecordCipher cipher, ByteSpan key, ByteSpan nonce, ByteSpan aad,
+                               MutableByteSpan data, MutableByteSpan tag);
+
+// OpenRecordInPlace verifies `tag` over `aad` and the ciphertext `data` and decrypts `data` in
+// place. Any tampering is kAuthenticationFailed; `data` then holds no usable plaintext.
+Result<void> OpenRecordInPlace(RecordCipher cipher, ByteSpan key, ByteSpan nonce, ByteSpan aad,
+                               MutableByteSpan data, ByteSpan tag);
+
 }  // namespace holdfast::crypto
 
 #endif  // HOLDFAST_CRYPTO_AEAD_H_

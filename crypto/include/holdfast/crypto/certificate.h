@@ -71,6 +71,10 @@ Result<std::string> CertificateFingerprintSha256(std::string_view certificate_pe
 // kNotFound; a library failure is kCryptoFailure.
 Result<std::string> PeerCertificateFingerprintSha256(const ssl_st* ssl);
 
+// ClearTlsErrors empties this thread's OpenSSL error queue, after a TLS call that failed or
+// wants I/O, so that its errors are not read as those of a later call.
+void ClearTlsErrors();
+
 // CheckCertificateMatchesKey succeeds if the public key of the first certificate in
 // `certificate_pem` belongs to the unencrypted private key in `private_key_pem` (PKCS#8 or
 // the traditional form). An unparsable certificate is kMalformed, an unparsable or encrypted

@@ -95,6 +95,9 @@ Result<void> HkdfSha256(ByteSpan ikm, ByteSpan salt, ByteSpan info, MutableByteS
 Secret<kSha256Bytes> HkdfSha256Extract(ByteSpan salt, ByteSpan ikm);
 // HkdfSha256Expand is RFC 5869's expand step alone. `prk` must be at least 32 bytes.
 Result<void> HkdfSha256Expand(ByteSpan prk, ByteSpan info, MutableByteSpan out);
+// HkdfSha384Expand is the same with SHA-384 (TLS_AES_256_GCM_SHA384's key schedule). `prk`
+// must be at least 48 bytes and `out` at most 255 × 48 bytes.
+Result<void> HkdfSha384Expand(ByteSpan prk, ByteSpan info, MutableByteSpan out);
 
 }  // namespace holdfast::crypto
 
