@@ -6,8 +6,8 @@
 // handshake a TLS 1.3 connection needs only its two traffic secrets, keys, IVs and sequence
 // numbers. holdfastd therefore lets OpenSSL run the handshake, takes the application traffic
 // secrets from it and frees the SSL object (tls_stream.h); this class then protects and opens
-// records with OpenSSL's AEADs and answers the one post-handshake message a client may send,
-// KeyUpdate. It holds about 250 bytes, all of it in wiping types.
+// records with crypto/'s record ciphers (OpenSSL's AEADs) and answers the one
+// post-handshake message a client may send, KeyUpdate. It holds about 250 bytes, all of it in wiping types.
 //
 // It does no I/O and never logs. Cipher contexts are per thread, keyed per record.
 #ifndef HOLDFAST_SERVER_SRC_TLS_RECORD_H_

@@ -8,7 +8,7 @@ namespace holdfast::server::tls {
 
 namespace {
 
-// TakeSecret keeps one of the two application traffic secrets from an NSS key-log line:
+// OnKeyLogLine keeps one of the two application traffic secrets from an NSS key-log line:
 // "LABEL <client random hex> <secret hex>". Other lines (handshake secrets) are ignored.
 void OnKeyLogLine(const SSL* ssl, const char* line) {
   auto* secrets = static_cast<HandshakeSecrets*>(SSL_get_ex_data(ssl, HandshakeSecretsIndex()));

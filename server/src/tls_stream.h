@@ -50,7 +50,7 @@ struct HandshakeSecrets {
   SecretBytes server;
 };
 
-// ExData is the SSL ex_data index under which a handshake's HandshakeSecrets is found.
+// HandshakeSecretsIndex is the SSL ex_data index under which a handshake's HandshakeSecrets is found.
 int HandshakeSecretsIndex();
 
 class TlsSocket {
