@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "post_batch.h"
+
 namespace holdfast::server {
 
 Database::Database(std::unique_ptr<Storage> storage, size_t max_batch)
@@ -121,6 +123,8 @@ void Database::RunBatch(std::deque<Item>& batch) {
   if (observer) {
     observer(batch.size(), seconds);
   }
+  // What the callbacks post to the io threads goes out once per thread, after the last.
+  PostBatch posts;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (batch[i].done) {
       batch[i].done(commit.ok() ? std::move(results[i]) : Result<void>(commit.error()));

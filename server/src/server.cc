@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "post_batch.h"
 #include "tls_stream.h"
 
 namespace holdfast::server {
@@ -131,7 +132,7 @@ class WsSession final : public Peer {
     }
   }
   void Post(std::function<void()> fn) override {
-    asio::post(ws_.get_executor(), [self = Self(), fn = std::move(fn)] {
+    PostBatch::Post(ws_.get_executor(), [self = Self(), fn = std::move(fn)] {
       if (!self->finished_) {
         fn();
       }

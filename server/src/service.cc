@@ -275,7 +275,7 @@ void Service::After(const std::shared_ptr<Peer>& peer, Database::Work work,
 
 std::shared_ptr<Peer> Service::Lookup(const AccountId& account, uint32_t device) const {
   std::lock_guard<std::mutex> lock(registry_mu_);
-  auto it = registry_.find(DeviceKey(account, device));
+  auto it = registry_.find(DeviceAddress{account, device});
   return it == registry_.end() ? nullptr : it->second.lock();
 }
 
@@ -283,7 +283,7 @@ void Service::Register(const std::shared_ptr<Peer>& peer) {
   std::shared_ptr<Peer> old;
   {
     std::lock_guard<std::mutex> lock(registry_mu_);
-    auto& slot = registry_[DeviceKey(peer->state.account, peer->state.device)];
+    auto& slot = registry_[DeviceAddress{peer->state.account, peer->state.device}];
     old = slot.lock();
     slot = peer;
   }
@@ -298,7 +298,7 @@ void Service::Register(const std::shared_ptr<Peer>& peer) {
 
 void Service::Unregister(const Peer* peer) {
   std::lock_guard<std::mutex> lock(registry_mu_);
-  auto it = registry_.find(DeviceKey(peer->state.account, peer->state.device));
+  auto it = registry_.find(DeviceAddress{peer->state.account, peer->state.device});
   if (it != registry_.end()) {
     auto current = it->second.lock();
     if (!current || current.get() == peer) {
@@ -1035,14 +1035,21 @@ void Service::HandleSend(const std::shared_ptr<Peer>& peer, const pb::Request& r
       static_cast<uint32_t>(req.messages_size()) > wire::kMaxDevicesPerAccount) {
     return Fail(peer, r.id(), pb::INVALID_ARGUMENT, "bad destination, access key or device list");
   }
-  std::set<uint32_t> given;
+  // The named devices in id order, for the comparison with the account's devices.
+  std::vector<uint32_t> named;
+  named.reserve(static_cast<size_t>(req.messages_size()));
   for (const auto& m : req.messages()) {
     if (m.content().size() > config_.max_envelope_bytes) {
       return Fail(peer, r.id(), pb::TOO_LARGE, "envelope above the size limit");
     }
-    if (m.content().empty() || !ValidEnvelopeType(m.type()) || !given.insert(m.device_id()).second) {
+    if (m.content().empty() || !ValidEnvelopeType(m.type())) {
       return Fail(peer, r.id(), pb::INVALID_ARGUMENT, "empty content, bad type or repeated device");
     }
+    named.push_back(m.device_id());
+  }
+  std::sort(named.begin(), named.end());
+  if (std::adjacent_find(named.begin(), named.end()) != named.end()) {
+    return Fail(peer, r.id(), pb::INVALID_ARGUMENT, "empty content, bad type or repeated device");
   }
   uint64_t retry = 0;
   const std::string limiter_key = sealed ? peer->ip() : AccountKey(st.account);
@@ -1090,9 +1097,9 @@ void Service::HandleSend(const std::shared_ptr<Peer>& peer, const pb::Request& r
   const auto start = std::chrono::steady_clock::now();
 
   db_.Submit(
-      [this, out, items = std::move(items), destination, sealed, access_key, to_self, own_device,
-       queue_limit](Storage& s) mutable -> Result<void> {
-        HF_ASSIGN_OR_RETURN(const auto account, s.accounts().ById(destination));
+      [this, out, items = std::move(items), named = std::move(named), destination, sealed,
+       access_key, to_self, own_device, queue_limit](Storage& s) mutable -> Result<void> {
+        HF_ASSIGN_OR_RETURN(const auto account, s.accounts().GetRecipient(destination));
         if (sealed && (!account || account->access_key.size() != wire::kAccessKeyBytes ||
                        !ConstantTimeEquals(account->access_key, access_key))) {
           out->status = pb::UNAUTHENTICATED;  // the same answer whether or not it exists
@@ -1102,25 +1109,25 @@ void Service::HandleSend(const std::shared_ptr<Peer>& peer, const pb::Request& r
           out->status = pb::NOT_FOUND;
           return kRejected;
         }
-        HF_ASSIGN_OR_RETURN(const auto devices, s.accounts().Devices(destination));
-        std::set<uint32_t> expected;
-        for (const Device& d : devices) {
+        // Both lists are in device id order: `named` was sorted before submitting, and the
+        // recipient's devices come sorted from storage.
+        std::vector<uint32_t> expected;
+        expected.reserve(account->devices.size());
+        for (const Recipient::Device& d : account->devices) {
           if (!(to_self && d.id == own_device)) {
-            expected.insert(d.id);
+            expected.push_back(d.id);
           }
         }
-        std::set<uint32_t> named;
-        for (const Item& it : items) {
-          named.insert(it.device);
-        }
-        for (uint32_t d : expected) {
-          if (named.count(d) == 0) {
-            out->mismatched.add_missing(d);
-          }
-        }
-        for (uint32_t d : named) {
-          if (expected.count(d) == 0) {
-            out->mismatched.add_extra(d);
+        auto want = expected.begin();
+        auto got = named.begin();
+        while (want != expected.end() || got != named.end()) {
+          if (got == named.end() || (want != expected.end() && *want < *got)) {
+            out->mismatched.add_missing(*want++);
+          } else if (want == expected.end() || *got < *want) {
+            out->mismatched.add_extra(*got++);
+          } else {
+            ++want;
+            ++got;
           }
         }
         if (out->mismatched.missing_size() > 0 || out->mismatched.extra_size() > 0) {
@@ -1128,10 +1135,12 @@ void Service::HandleSend(const std::shared_ptr<Peer>& peer, const pb::Request& r
           return kRejected;
         }
         for (const Item& it : items) {
-          for (const Device& d : devices) {
-            if (d.id == it.device && d.registration_id != it.registration_id) {
-              out->stale.add_stale(d.id);
-            }
+          // Every item names one of the devices: checked just above.
+          const auto device = std::lower_bound(
+              account->devices.begin(), account->devices.end(), it.device,
+              [](const Recipient::Device& d, uint32_t id) { return d.id < id; });
+          if (device->registration_id != it.registration_id) {
+            out->stale.add_stale(it.device);
           }
         }
         if (out->stale.stale_size() > 0) {
@@ -1139,7 +1148,7 @@ void Service::HandleSend(const std::shared_ptr<Peer>& peer, const pb::Request& r
           return kRejected;
         }
         for (Item& it : items) {
-          const std::string key = DeviceKey(destination, it.device);
+          const DeviceAddress key{destination, it.device};
           auto depth = depth_.find(key);
           if (depth == depth_.end()) {
             HF_ASSIGN_OR_RETURN(const uint64_t n, s.queues().Count(destination, it.device));
@@ -1163,7 +1172,7 @@ void Service::HandleSend(const std::shared_ptr<Peer>& peer, const pb::Request& r
           for (const Stored& s : out->stored) {
             // A depth cleared since the work ran is read again from storage, which holds this
             // envelope already; operator[] would restart it at 1, below the real depth.
-            if (auto depth = depth_.find(DeviceKey(destination, s.device)); depth != depth_.end()) {
+            if (auto depth = depth_.find(DeviceAddress{destination, s.device}); depth != depth_.end()) {
               ++depth->second;
             }
             OnEnvelopeCommitted(destination, s.device, s.seq, s.envelope);
@@ -1325,7 +1334,7 @@ void Service::HandleAck(const std::shared_ptr<Peer>& peer, const pb::Request& r)
       },
       [this, peer, deleted, account, device, ids, id = r.id()](Result<void> done) {
         if (done.ok()) {
-          auto depth = depth_.find(DeviceKey(account, device));
+          auto depth = depth_.find(DeviceAddress{account, device});
           if (depth != depth_.end()) {
             depth->second -= std::min(depth->second, *deleted);
           }

@@ -2,6 +2,9 @@
 // list of migrations; a database records the last one applied in meta.schema_version.
 #include <array>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "holdfast/common/sqlite.h"
@@ -228,9 +231,18 @@ class SqliteStorage final : public Storage,
   IpRecordStore& ip_records() override { return *this; }
   // Transaction control runs prepared statements: a batch opens and releases a savepoint per
   // item, and parsing that SQL each time cost more than the savepoint itself.
-  Result<void> Begin() override { return RunControl(kBegin, "BEGIN IMMEDIATE"); }
-  Result<void> Commit() override { return RunControl(kCommit, "COMMIT"); }
-  void Rollback() override { (void)RunControl(kRollback, "ROLLBACK"); }
+  Result<void> Begin() override {
+    written_.clear();
+    return RunControl(kBegin, "BEGIN IMMEDIATE");
+  }
+  Result<void> Commit() override {
+    written_.clear();  // committed, or about to be rolled back: either way no longer pending
+    return RunControl(kCommit, "COMMIT");
+  }
+  void Rollback() override {
+    written_.clear();
+    (void)RunControl(kRollback, "ROLLBACK");
+  }
   Result<void> Savepoint() override {
     if (!db_.InTransaction()) {
       return Error{ErrorCode::kStorageFailure, "no transaction (rolled back by SQLite)"};
@@ -269,6 +281,7 @@ class SqliteStorage final : public Storage,
     return ReadAccount(*q);
   }
   Result<void> Create(const Account& a) override {
+    Forget(a.id);
     HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kCreateAccount,
                                             "INSERT INTO accounts (id, phone, access_key, "
                                             "created_ms) VALUES (?1, ?2, ?3, ?4)"));
@@ -280,6 +293,7 @@ class SqliteStorage final : public Storage,
     return q->Run();
   }
   Result<void> SetAccessKey(const AccountId& id, ByteSpan key) override {
+    Forget(id);
     HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kSetAccessKey,
                                             "UPDATE accounts SET access_key = ?2 WHERE id = ?1"));
     Query q(s);
@@ -305,6 +319,19 @@ class SqliteStorage final : public Storage,
     }
     return out;
   }
+  Result<std::shared_ptr<const Recipient>> GetRecipient(const AccountId& id) override {
+    if (auto hit = recipients_.find(id); hit != recipients_.end()) {
+      return hit->second;
+    }
+    HF_ASSIGN_OR_RETURN(auto recipient, AccountStore::GetRecipient(id));
+    if (recipient && written_.count(id) == 0) {
+      if (recipients_.size() >= kMaxCachedRecipients) {
+        recipients_.clear();
+      }
+      recipients_.emplace(id, recipient);
+    }
+    return recipient;
+  }
   Result<std::optional<Device>> GetDevice(const AccountId& id, uint32_t device) override {
     HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kGetDevice,
                                             "SELECT id, registration_id, name, credential_hash, "
@@ -320,6 +347,7 @@ class SqliteStorage final : public Storage,
     return std::optional<Device>(ReadDevice(*q));
   }
   Result<uint32_t> AddDevice(const AccountId& id, const Device& d) override {
+    Forget(id);
     HF_ASSIGN_OR_RETURN(auto* next,
                         stmts_.Get(kNextDevice,
                                    "UPDATE accounts SET next_device = next_device + 1 WHERE "
@@ -350,6 +378,7 @@ class SqliteStorage final : public Storage,
     return device_id;
   }
   Result<void> RemoveDevice(const AccountId& id, uint32_t device) override {
+    Forget(id);
     return RunIdDevice(kRemoveDevice, "DELETE FROM devices WHERE account = ?1 AND id = ?2", id,
                        device);
   }
@@ -365,6 +394,7 @@ class SqliteStorage final : public Storage,
   }
 
   Result<void> ResetDevices(const AccountId& id) override {
+    Forget(id);
     HF_RETURN_IF_ERROR(RunIdDevice(kResetDevices, "DELETE FROM devices WHERE account = ?1 AND ?2 = ?2",
                                    id, 0));
     return RunIdDevice(kResetNextDevice,
@@ -778,9 +808,31 @@ class SqliteStorage final : public Storage,
     return row ? static_cast<uint64_t>(q->ColumnInt64(0)) : 0u;
   }
 
+  // Forget drops the account from the recipient cache before a write to its access key or
+  // devices, and keeps it out until the transaction ends: a rollback then leaves nothing
+  // uncommitted in the cache.
+  void Forget(const AccountId& id) {
+    recipients_.erase(id);
+    written_.insert(id);
+  }
+
+  struct AccountIdHash {
+    size_t operator()(const AccountId& id) const {
+      return std::hash<std::string_view>()(
+          std::string_view(reinterpret_cast<const char*>(id.data()), id.size()));
+    }
+  };
+  // Bounded: cleared when full. An entry costs about 150 bytes.
+  static constexpr size_t kMaxCachedRecipients = 100000;
+
   SqliteDb db_;
   Statements stmts_;
   int schema_version_ = 0;
+  // What sends read of their destination, kept because this process is the database's only
+  // writer (holdfast-admin only reads IP records): accounts written in the open transaction
+  // are read from SQLite until it ends.
+  std::unordered_map<AccountId, std::shared_ptr<const Recipient>, AccountIdHash> recipients_;
+  std::unordered_set<AccountId, AccountIdHash> written_;
 };
 
 }  // namespace

@@ -99,6 +99,88 @@ TEST_F(StorageTest, AccountsAndDevices) {
   EXPECT_EQ((*accounts.ById(Id(1)))->access_key, Bytes(16, 7));
 }
 
+// Sends read their destination through GetRecipient, which SqliteStorage answers from memory.
+// Whatever the transaction does, it must agree with a read from SQLite itself.
+TEST_F(StorageTest, RecipientCacheFollowsWritesCommitsAndRollbacks) {
+  auto& accounts = storage_->accounts();
+  auto expect_agrees = [&](const char* step) {
+    SCOPED_TRACE(step);
+    auto cached = accounts.GetRecipient(Id(1));
+    auto fresh = accounts.AccountStore::GetRecipient(Id(1));  // no cache: straight from SQLite
+    ASSERT_TRUE(cached.ok() && fresh.ok());
+    ASSERT_EQ(*cached == nullptr, *fresh == nullptr);
+    if (*fresh == nullptr) {
+      return;
+    }
+    EXPECT_EQ((*cached)->access_key, (*fresh)->access_key);
+    ASSERT_EQ((*cached)->devices.size(), (*fresh)->devices.size());
+    for (size_t i = 0; i < (*fresh)->devices.size(); ++i) {
+      EXPECT_EQ((*cached)->devices[i].id, (*fresh)->devices[i].id);
+      EXPECT_EQ((*cached)->devices[i].registration_id, (*fresh)->devices[i].registration_id);
+    }
+  };
+  auto devices = [&] {
+    std::vector<std::pair<uint32_t, uint32_t>> out;
+    const auto recipient = accounts.GetRecipient(Id(1));
+    for (const auto& d : (*recipient)->devices) {
+      out.emplace_back(d.id, d.registration_id);
+    }
+    return out;
+  };
+  using Pairs = std::vector<std::pair<uint32_t, uint32_t>>;
+  Device d;
+  d.name = "phone";
+  d.credential_hash = Bytes{1, 2, 3};
+
+  EXPECT_EQ(*accounts.GetRecipient(Id(1)), nullptr);
+  ASSERT_TRUE(accounts.Create(MakeAccount(1, "+14155550001")).ok());
+  expect_agrees("created");
+  d.registration_id = 77;
+  ASSERT_TRUE(accounts.AddDevice(Id(1), d).ok());
+  expect_agrees("first device");
+  EXPECT_EQ(devices(), (Pairs{{1, 77}}));
+
+  // A device added and read inside a transaction, then rolled back, is gone from the cache.
+  ASSERT_TRUE(storage_->Begin().ok());
+  d.registration_id = 88;
+  ASSERT_TRUE(accounts.AddDevice(Id(1), d).ok());
+  EXPECT_EQ(devices(), (Pairs{{1, 77}, {2, 88}}));
+  expect_agrees("added in the transaction");
+  storage_->Rollback();
+  EXPECT_EQ(devices(), (Pairs{{1, 77}}));
+  expect_agrees("rolled back");
+
+  // The same through a savepoint, for the access key.
+  ASSERT_TRUE(storage_->Begin().ok());
+  ASSERT_TRUE(storage_->Savepoint().ok());
+  ASSERT_TRUE(accounts.SetAccessKey(Id(1), Bytes(16, 7)).ok());
+  EXPECT_EQ((*accounts.GetRecipient(Id(1)))->access_key, Bytes(16, 7));
+  ASSERT_TRUE(storage_->RollbackToSavepoint().ok());
+  EXPECT_TRUE((*accounts.GetRecipient(Id(1)))->access_key.empty());
+  ASSERT_TRUE(storage_->Savepoint().ok());
+  ASSERT_TRUE(accounts.SetAccessKey(Id(1), Bytes(16, 9)).ok());
+  ASSERT_TRUE(storage_->Release().ok());
+  ASSERT_TRUE(storage_->Commit().ok());
+  EXPECT_EQ((*accounts.GetRecipient(Id(1)))->access_key, Bytes(16, 9));
+  expect_agrees("access key committed");
+
+  // Committed removals and re-registrations show at once.
+  ASSERT_TRUE(storage_->Begin().ok());
+  d.registration_id = 99;
+  ASSERT_TRUE(accounts.AddDevice(Id(1), d).ok());
+  ASSERT_TRUE(storage_->Commit().ok());
+  EXPECT_EQ(devices(), (Pairs{{1, 77}, {2, 99}}));  // the rolled-back device's id is free
+  ASSERT_TRUE(accounts.RemoveDevice(Id(1), 1).ok());
+  EXPECT_EQ(devices(), (Pairs{{2, 99}}));
+  ASSERT_TRUE(accounts.ResetDevices(Id(1)).ok());
+  EXPECT_TRUE(devices().empty());
+  EXPECT_TRUE((*accounts.GetRecipient(Id(1)))->access_key.empty());
+  d.registration_id = 5;
+  ASSERT_TRUE(accounts.AddDevice(Id(1), d).ok());
+  EXPECT_EQ(devices(), (Pairs{{1, 5}}));
+  expect_agrees("re-registered");
+}
+
 TEST_F(StorageTest, CodesExpireAndLinkCodesAreSingleUse) {
   auto& accounts = storage_->accounts();
   ASSERT_TRUE(accounts.PutCode("+14155550001", PendingCode{Bytes{1}, 100, 0}).ok());

@@ -50,6 +50,21 @@ struct EnvelopeIdHash {
   }
 };
 
+// DeviceAddress names one device of one account: the key of the connection registry and of
+// the queue depths. Account ids are random, so their first bytes hash well.
+struct DeviceAddress {
+  AccountId account{};
+  uint32_t device = 0;
+  bool operator==(const DeviceAddress&) const = default;
+};
+struct DeviceAddressHash {
+  size_t operator()(const DeviceAddress& a) const {
+    size_t h = 0;
+    std::memcpy(&h, a.account.data(), sizeof(h));
+    return h ^ (static_cast<size_t>(a.device) * 0x9E3779B97F4A7C15ULL);
+  }
+};
+
 // PeerState is the service's state of one connection. Only the peer's thread touches it.
 struct PeerState {
   bool authenticated = false;
@@ -198,7 +213,7 @@ class Service {
       auth_failures_per_ip_, connections_per_ip_, sends_per_account_, lookups_per_account_;
 
   mutable std::mutex registry_mu_;
-  std::unordered_map<std::string, std::weak_ptr<Peer>> registry_;  // GUARDED_BY(registry_mu_)
+  std::unordered_map<DeviceAddress, std::weak_ptr<Peer>, DeviceAddressHash> registry_;  // GUARDED_BY(registry_mu_)
 
   // Credentials verified since start, by a keyed hash of (device, stored hash, credential):
   // a reconnect then costs no Argon2id. Bounded; cleared when full.
@@ -206,8 +221,8 @@ class Service {
   std::unordered_set<std::string> verified_;  // GUARDED_BY(verified_mu_)
   Secret<32> verified_key_;
 
-  // Queue depth per device, kept on the database thread only (keyed like registry_).
-  std::unordered_map<std::string, uint64_t> depth_;
+  // Queue depth per device, kept on the database thread only.
+  std::unordered_map<DeviceAddress, uint64_t, DeviceAddressHash> depth_;
 
   // Last, so that they stop (running what was posted) before anything they use goes.
   // Argon2id runs here, never on an I/O or the database thread; code delivery (possibly a

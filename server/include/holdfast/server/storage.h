@@ -44,6 +44,17 @@ struct Device {
   int64_t last_seen_ms = 0;  // rounded down to the day
 };
 
+// Recipient is what a send needs of its destination account: the access key for sealed
+// sender, and each device's id and registration id in id order.
+struct Recipient {
+  struct Device {
+    uint32_t id = 0;
+    uint32_t registration_id = 0;
+  };
+  Bytes access_key;  // empty if unset
+  std::vector<Device> devices;
+};
+
 // PendingCode is a registration code sent to a phone, stored as a keyed hash.
 struct PendingCode {
   Bytes code_hash;
@@ -67,6 +78,22 @@ class AccountStore {
   virtual Result<void> SetAccessKey(const AccountId& id, ByteSpan key) = 0;
 
   virtual Result<std::vector<Device>> Devices(const AccountId& id) = 0;
+  // GetRecipient returns the account's access key and devices, or nullptr if there is no
+  // such account. Every send reads it. An implementation may answer from memory, provided
+  // the answer holds what this transaction wrote and otherwise what was committed.
+  virtual Result<std::shared_ptr<const Recipient>> GetRecipient(const AccountId& id) {
+    HF_ASSIGN_OR_RETURN(const auto account, ById(id));
+    if (!account) {
+      return std::shared_ptr<const Recipient>();
+    }
+    HF_ASSIGN_OR_RETURN(const auto devices, Devices(id));
+    auto r = std::make_shared<Recipient>();
+    r->access_key = account->access_key;
+    for (const Device& d : devices) {
+      r->devices.push_back({d.id, d.registration_id});
+    }
+    return std::shared_ptr<const Recipient>(std::move(r));
+  }
   virtual Result<std::optional<Device>> GetDevice(const AccountId& id, uint32_t device) = 0;
   // AddDevice gives the device the account's next device id (never one used before) and
   // returns it. `device.id` is ignored.
