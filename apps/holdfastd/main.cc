@@ -6,6 +6,7 @@
 // With no configuration it keeps everything under DIR: the SQLite database, its keys and a
 // self-signed TLS certificate made on first start (its SHA-256 fingerprint is printed for
 // clients to pin). SIGTERM or SIGINT stops it gracefully: in-flight commits finish first.
+#include <malloc.h>
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -27,6 +28,15 @@ int Fail(const char* what, const holdfast::Error& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Under load the io and database threads free and allocate again within microseconds, and
+  // glibc's default trimming gave the pages back each time: madvise, page faults and TLB
+  // shootdowns across both cores took about 5% of the server's time. Keep up to 64 MiB free
+  // per arena instead. Idle connections hold no more for it (7.5 KiB each at 15k, measured).
+  // Setting the trim threshold freezes the mmap threshold, so it is set too, above the
+  // largest frame.
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_TOP_PAD, 16 << 20);
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
   holdfast::server::ServerConfig config;
   std::string config_file;
   CLI::App app{"holdfastd: the Holdfast delivery server"};

@@ -45,6 +45,10 @@ SqliteDb::~SqliteDb() { sqlite3_close_v2(db_); }
 
 bool SqliteDb::InTransaction() const { return db_ != nullptr && sqlite3_get_autocommit(db_) == 0; }
 
+uint64_t SqliteDb::Changes() const {
+  return db_ == nullptr ? 0 : static_cast<uint64_t>(sqlite3_changes64(db_));
+}
+
 Result<void> SqliteDb::Exec(std::string_view sql) {
   const std::string s(sql);
   const int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, nullptr);

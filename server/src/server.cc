@@ -128,7 +128,15 @@ class WsSession final : public Peer {
     }
     writes_.push_back(std::move(bytes));
     if (!writing_) {
-      Write();
+      // Start at the end of this handler, which may queue more frames to go out together.
+      writing_ = true;
+      asio::post(ws_.get_executor(), [self = Self()] {
+        if (!self->finished_ && !self->closing_) {
+          self->Write();
+        } else {
+          self->writing_ = false;
+        }
+      });
     }
   }
   void Post(std::function<void()> fn) override {
@@ -182,6 +190,11 @@ class WsSession final : public Peer {
 
   void Write() {
     writing_ = true;
+    if constexpr (std::is_same_v<beast::lowest_layer_type<Ws>, tls::TlsSocket>) {
+      if (writes_.size() > 1) {
+        beast::get_lowest_layer(ws_).cork_next_write();  // the next frame sends them together
+      }
+    }
     ws_.async_write(asio::buffer(writes_.front()), [self = Self()](beast::error_code ec, size_t) {
       self->pending_bytes_ -= self->writes_.front().size();
       self->writes_.pop_front();

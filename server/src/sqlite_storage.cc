@@ -175,7 +175,6 @@ enum Slot : int {
   kCloseAllIp,
   kIpForAccount,
   kPurgeIp,
-  kChanges,
   kBegin,
   kCommit,
   kRollback,
@@ -801,12 +800,7 @@ class SqliteStorage final : public Storage,
     return Changes();
   }
 
-  Result<uint64_t> Changes() {
-    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kChanges, "SELECT changes()"));
-    Query q(s);
-    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
-    return row ? static_cast<uint64_t>(q->ColumnInt64(0)) : 0u;
-  }
+  Result<uint64_t> Changes() { return db_.Changes(); }
 
   // Forget drops the account from the recipient cache before a write to its access key or
   // devices, and keeps it out until the transaction ends: a rollback then leaves nothing

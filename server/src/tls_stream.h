@@ -128,12 +128,21 @@ class TlsSocket {
     }
   }
 
+  // cork_next_write makes the next write complete at once with its records held back; the
+  // first write after it that is not corked sends everything held in one go (so does holding
+  // kMaxCorkedBytes). A writer with several messages queued corks all but the last: one send,
+  // not one per message. It must only cork a write that another write will follow.
+  void cork_next_write() { impl_->cork_next = true; }
+
   // suite is the negotiated cipher suite (after the handshake).
   std::optional<CipherSuite> suite() const {
     return impl_->records ? std::optional<CipherSuite>(impl_->records->suite()) : std::nullopt;
   }
 
  private:
+  // kMaxCorkedBytes bounds what cork() holds back: more is sent at once.
+  static constexpr size_t kMaxCorkedBytes = 64 * 1024;
+
   struct Impl {
     Impl(boost::asio::ip::tcp::socket s, SSL_CTX* c)
         : socket(std::move(s)), timer(socket.get_executor()), ctx(c) {}
@@ -162,7 +171,11 @@ class TlsSocket {
     size_t data_begin = 0;
     size_t data_end = 0;
     size_t record_end = 0;
-    std::vector<uint8_t> out;    // sealed bytes being written
+    // out: sealed bytes being written, or held back by cork() (sending tells which). Alerts
+    // are sent at once only when it is empty, so they never overtake records sealed before.
+    std::vector<uint8_t> out;
+    bool sending = false;
+    bool cork_next = false;
     boost::system::error_code read_error;  // sticky: eof after close_notify, or a bad record
     bool write_failed = false;             // sticky: part of a record may be lost
     bool closed_sent = false;
@@ -426,7 +439,8 @@ class TlsSocket {
         if (!s.records || s.closed_sent || s.write_failed) {
           return Defer(self, ProtocolError(), size_t{0});
         }
-        if (!s.out.empty()) {
+        const bool corked = std::exchange(s.cork_next, false);
+        if (s.sending) {
           return Defer(self, boost::system::error_code(boost::asio::error::already_started),
                        size_t{0});
         }
@@ -438,8 +452,13 @@ class TlsSocket {
         taken = boost::asio::buffer_copy(boost::asio::buffer(scratch), buffers);
         s.records->SealData(ByteSpan(scratch.data(), taken), s.out);
         SecureWipe(MutableByteSpan(scratch.data(), taken));
+        if (corked && s.out.size() < kMaxCorkedBytes) {
+          return Defer(self, boost::system::error_code(), taken);
+        }
+        s.sending = true;
         return boost::asio::async_write(s.socket, boost::asio::buffer(s.out), std::move(self));
       }
+      s.sending = false;
       Impl::Release(s.out);
       if (ec) {
         s.write_failed = true;  // records may be cut: nothing more may follow them
@@ -459,17 +478,19 @@ class TlsSocket {
       if (!started) {
         started = true;
         if (!s.out.empty()) {
-          // A write is in flight: shutting down now would cut it.
+          // A write is in flight (or records are corked): shutting down now would cut it.
           return Defer(self, boost::system::error_code(boost::asio::error::already_started));
         }
         if (s.records && !s.closed_sent && !s.write_failed) {
           s.closed_sent = true;
           s.records->SealAlert(Alert::kCloseNotify, s.out);
+          s.sending = true;
           return boost::asio::async_write(s.socket, boost::asio::buffer(s.out), std::move(self));
         }
         s.socket.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
         return Defer(self, boost::system::error_code());
       }
+      s.sending = false;
       Impl::Release(s.out);
       if (ec) {
         s.write_failed = true;

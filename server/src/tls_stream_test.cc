@@ -350,6 +350,56 @@ TEST(TlsSocket, TheServerSendsCloseNotifyOnShutdown) {
   EXPECT_EQ(SSL_get_error(c.ssl, r), SSL_ERROR_ZERO_RETURN);  // a clean close, not truncation
 }
 
+// A corked write completes without sending; the next uncorked write sends both, in order.
+TEST(TlsSocket, CorkedRecordsWaitForTheNextWriteAndKeepTheirOrder) {
+  std::promise<void> corked;
+  std::promise<std::string> second_sent;
+  TlsServer server([&](std::shared_ptr<TlsSocket> t) {
+    t->cork_next_write();
+    auto first = std::make_shared<std::string>("first;");
+    asio::async_write(*t, asio::buffer(*first), [&, t, first](boost::system::error_code ec, size_t) {
+      EXPECT_FALSE(ec);
+      corked.set_value();
+      // Wait for the client's go-ahead, then write uncorked.
+      auto buf = std::make_shared<std::array<uint8_t, 8>>();
+      t->async_read_some(asio::buffer(*buf), [&, t, buf](boost::system::error_code rec, size_t) {
+        EXPECT_FALSE(rec);
+        auto second = std::make_shared<std::string>("second");
+        asio::async_write(*t, asio::buffer(*second),
+                          [&, t, second](boost::system::error_code wec, size_t) {
+                            second_sent.set_value(wec ? wec.message() : "ok");
+                          });
+      });
+    });
+  });
+  Client c(server.port());
+  ASSERT_TRUE(c.Connect());
+  auto done = corked.get_future();
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  char b[8];
+  EXPECT_LT(::recv(c.fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT), 0);  // nothing was sent
+  EXPECT_EQ(errno, EAGAIN);
+  c.Write("go");
+  EXPECT_EQ(c.Read(12), "first;second");
+  EXPECT_EQ(second_sent.get_future().get(), "ok");
+}
+
+// Corking holds back at most kMaxCorkedBytes: one corked write of four full records (64 KiB
+// of plaintext, a little more sealed) goes out at once, with nothing written after it.
+TEST(TlsSocket, ALargeCorkedWriteIsSentAtOnce) {
+  const std::string big = Text(4 * 16384);
+  TlsServer server([&](std::shared_ptr<TlsSocket> t) {
+    t->cork_next_write();
+    t->async_write_some(asio::buffer(big), [t, &big](boost::system::error_code ec, size_t n) {
+      EXPECT_FALSE(ec);
+      EXPECT_EQ(n, big.size());  // taken whole: a single write
+    });
+  });
+  Client c(server.port());
+  ASSERT_TRUE(c.Connect());
+  EXPECT_EQ(c.Read(big.size()), big);
+}
+
 TEST(TlsSocket, AForgedRecordEndsTheConnectionWithBadRecordMac) {
   auto result = std::make_shared<std::promise<boost::system::error_code>>();
   auto done = result->get_future();

@@ -40,6 +40,8 @@ class SqliteDb {
   // InTransaction is true while a transaction is open (SQLite rolls one back by itself on
   // some errors: disk full, I/O error, out of memory).
   bool InTransaction() const;
+  // Changes is the number of rows the last INSERT, UPDATE or DELETE changed.
+  uint64_t Changes() const;
 
  private:
   explicit SqliteDb(sqlite3* db) : db_(db) {}
