@@ -1,8 +1,10 @@
 #include "workload.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,6 +21,18 @@
 namespace holdfast::load {
 
 namespace {
+
+// EnvelopeKey is an envelope id as a set key: 16 bytes inline, where a std::string would
+// allocate (ids are one byte past its inline capacity). Ids are random, so their first bytes
+// hash well.
+using EnvelopeKey = std::array<uint8_t, wire::kEnvelopeIdBytes>;
+struct EnvelopeKeyHash {
+  size_t operator()(const EnvelopeKey& k) const {
+    size_t h = 0;
+    std::memcpy(&h, k.data(), sizeof(h));
+    return h;
+  }
+};
 
 constexpr size_t kAckBatch = 64;
 constexpr std::chrono::milliseconds kAckDelay{5};
@@ -207,9 +221,9 @@ struct Pair {
   // Receiver side.
   std::vector<uint8_t> seen;  // by sequence number
   uint32_t unique = 0;
-  std::unordered_set<std::string> unconfirmed;  // envelope ids received, ack not answered yet
-  std::unordered_set<std::string> confirmed;    // envelope ids whose ack was answered OK
-  std::vector<std::string> ack_batch;
+  std::unordered_set<EnvelopeKey, EnvelopeKeyHash> unconfirmed;  // received, ack not answered
+  std::unordered_set<EnvelopeKey, EnvelopeKeyHash> confirmed;    // ack answered OK
+  std::vector<EnvelopeKey> ack_batch;
   asio::steady_timer ack_timer;
   uint64_t ack_timer_generation = 0;
   bool ack_timer_armed = false;
@@ -608,7 +622,8 @@ class PairWorkload {
       env_.counters().Error(ErrorKind::kBadFrame, "an envelope id of the wrong size");
       return;
     }
-    const std::string& id = e.id();
+    EnvelopeKey id;
+    std::memcpy(id.data(), e.id().data(), id.size());
     const auto header = ParseContent(AsBytes(e.content()));
     if (env_.received_log().enabled()) {
       // "ENVELOPE_ID PAIR SEQ RUN", or dashes for content that is not hf-load's.
@@ -618,10 +633,11 @@ class PairWorkload {
       } else {
         std::snprintf(tail, sizeof tail, " - - -");
       }
-      env_.received_log().Append(HexEncode(AsBytes(id)) + tail);
+      env_.received_log().Append(HexEncode(AsBytes(e.id())) + tail);
     }
     if (p.confirmed.count(id) > 0) {
-      env_.counters().Error(ErrorKind::kDuplicateAfterAck, "envelope " + HexEncode(AsBytes(id)));
+      env_.counters().Error(ErrorKind::kDuplicateAfterAck,
+                            "envelope " + HexEncode(AsBytes(e.id())));
       QueueAck(p, id);
       return;
     }
@@ -671,7 +687,7 @@ class PairWorkload {
     Pump(p);
   }
 
-  void QueueAck(Pair& p, const std::string& id) {
+  void QueueAck(Pair& p, const EnvelopeKey& id) {
     p.ack_batch.push_back(id);
     ++pending_ack_ids_;
     if (p.ack_batch.size() >= kAckBatch) {
@@ -697,7 +713,7 @@ class PairWorkload {
     if (p.ack_batch.empty()) {
       return;
     }
-    auto ids = std::make_shared<std::vector<std::string>>(std::move(p.ack_batch));
+    auto ids = std::make_shared<std::vector<EnvelopeKey>>(std::move(p.ack_batch));
     p.ack_batch.clear();
     pending_ack_ids_ -= ids->size();
     if (!p.receiver->authenticated()) {
@@ -706,8 +722,8 @@ class PairWorkload {
     // What the log says was received is on disk before the server may delete it.
     env_.received_log().Flush();
     pb::Request r;
-    for (const std::string& id : *ids) {
-      r.mutable_ack()->add_envelope_ids(id);
+    for (const EnvelopeKey& id : *ids) {
+      r.mutable_ack()->add_envelope_ids(reinterpret_cast<const char*>(id.data()), id.size());
     }
     if (!p.receiver->Send(std::move(r), [this, &p, ids](const pb::Response* response) {
           --p.acks_in_flight;
@@ -721,7 +737,7 @@ class PairWorkload {
                 std::string(wire::StatusName(response->status())) + ": " + response->message());
             return;
           }
-          for (const std::string& id : *ids) {
+          for (const EnvelopeKey& id : *ids) {
             p.unconfirmed.erase(id);
             p.confirmed.insert(id);
           }
