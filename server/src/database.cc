@@ -16,17 +16,23 @@ Database::Database(std::unique_ptr<Storage> storage, size_t max_batch)
 
 Database::~Database() { Stop(); }
 
-void Database::Submit(Work work, Done done) {
+void Database::Submit(Work work, Done done) { Enqueue(Item{std::move(work), std::move(done)}); }
+
+void Database::SubmitOneWrite(Work work, Done done) {
+  Enqueue(Item{std::move(work), std::move(done), /*savepoint=*/false});
+}
+
+void Database::Enqueue(Item item) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
-      queue_.push_back(Item{std::move(work), std::move(done)});
+      queue_.push_back(std::move(item));
       cv_.notify_one();
       return;
     }
   }
-  if (done) {
-    done(Error{ErrorCode::kUnavailable, "database stopping"});
+  if (item.done) {
+    item.done(Error{ErrorCode::kUnavailable, "database stopping"});
   }
 }
 
@@ -87,17 +93,28 @@ void Database::RunBatch(std::deque<Item>& batch) {
   Result<void> commit = storage_->Begin();
   if (commit.ok()) {
     for (Item& item : batch) {
-      Result<void> r = storage_->Savepoint();
+      // Outside a transaction (SQLite rolls one back by itself on some errors) the work's
+      // statements would each commit on their own: refuse to run it.
+      Result<void> r = Ok();
+      if (item.savepoint) {
+        r = storage_->Savepoint();  // refuses outside a transaction, too
+      } else if (!storage_->InTransaction()) {
+        r = Error{ErrorCode::kStorageFailure, "no transaction (rolled back by SQLite)"};
+      }
       if (r.ok()) {
         r = item.work(*storage_);
-        if (r.ok()) {
-          r = storage_->Release();
-        } else if (auto undone = storage_->RollbackToSavepoint(); !undone.ok()) {
-          // The item's writes could not be undone (or SQLite already rolled the whole
-          // transaction back): nothing of this batch may be kept.
-          commit = undone;
-          break;
+        if (item.savepoint) {
+          if (r.ok()) {
+            r = storage_->Release();
+          } else if (auto undone = storage_->RollbackToSavepoint(); !undone.ok()) {
+            // The item's writes could not be undone (or SQLite already rolled the whole
+            // transaction back): nothing of this batch may be kept.
+            commit = undone;
+            break;
+          }
         }
+        // A one-write item's failed statement may have taken the whole transaction with it:
+        // then the next item finds none, and the commit fails.
       }
       results.push_back(std::move(r));
     }

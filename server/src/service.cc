@@ -1095,8 +1095,11 @@ void Service::HandleSend(const std::shared_ptr<Peer>& peer, const pb::Request& r
   const uint32_t own_device = st.device;
   const uint64_t queue_limit = config_.max_queue_per_device;
   const auto start = std::chrono::steady_clock::now();
+  // With one envelope, its insert is the item's only write and its last statement (every
+  // refusal comes before it): no savepoint is needed.
+  const auto submit = items.size() == 1 ? &Database::SubmitOneWrite : &Database::Submit;
 
-  db_.Submit(
+  (db_.*submit)(
       [this, out, items = std::move(items), named = std::move(named), destination, sealed,
        access_key, to_self, own_device, queue_limit](Storage& s) mutable -> Result<void> {
         HF_ASSIGN_OR_RETURN(const auto account, s.accounts().GetRecipient(destination));

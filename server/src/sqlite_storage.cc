@@ -254,6 +254,7 @@ class SqliteStorage final : public Storage,
     HF_RETURN_IF_ERROR(RunControl(kRollbackToSavepoint, "ROLLBACK TO item"));
     return RunControl(kRelease, "RELEASE item");
   }
+  bool InTransaction() const override { return db_.InTransaction(); }
   int SchemaVersion() const override { return schema_version_; }
 
   Result<void> RunControl(Slot slot, const char* sql) {

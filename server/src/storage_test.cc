@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -388,6 +389,109 @@ TEST_F(StorageTest, DatabaseCommitsInBatchesAndIsolatesFailures) {
   db.Stop();
   // After Stop, work is refused with kUnavailable, not run.
   EXPECT_EQ(db.Run([](Storage&) { return Result<void>(Ok()); }).code(), ErrorCode::kUnavailable);
+}
+
+// Items submitted with SubmitOneWrite run without a savepoint: one whose only statement
+// fails leaves the others of its batch alone, and none runs once SQLite has dropped the
+// transaction (its statement would commit on its own).
+TEST_F(StorageTest, OneWriteItemsFailAloneAndNeverRunOutsideTheTransaction) {
+  Database db(std::move(storage_));
+  ASSERT_TRUE(db.Run([](Storage& s) {
+                  return s.accounts().Create(MakeAccount(1, "+14155550001"));
+                }).ok());
+  auto exists = [&](const std::string& phone) {
+    bool found = false;
+    EXPECT_TRUE(db.Run([&](Storage& s) -> Result<void> {
+                    HF_ASSIGN_OR_RETURN(const auto a, s.accounts().ByPhone(phone));
+                    found = a.has_value();
+                    return Ok();
+                  }).ok());
+    return found;
+  };
+  // Run submits the items behind a holder, so that they share one batch, and returns the
+  // codes their callbacks got.
+  using Items = std::vector<std::pair<Database::Work, bool /*one write*/>>;
+  auto run_batch = [&](Items items) {
+    std::promise<void> queued;
+    std::shared_future<void> all_queued = queued.get_future().share();
+    db.Submit(
+        [all_queued](Storage&) -> Result<void> {
+          all_queued.wait();
+          return Ok();
+        },
+        nullptr);
+    // nullopt: the item succeeded.
+    auto codes = std::make_shared<std::vector<std::optional<ErrorCode>>>(items.size());
+    std::promise<void> all_done;
+    auto remaining = std::make_shared<std::atomic<size_t>>(items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+      auto done = [&, codes, remaining, i](Result<void> r) {
+        (*codes)[i] = r.ok() ? std::nullopt : std::optional<ErrorCode>(r.code());
+        if (--*remaining == 0) {
+          all_done.set_value();
+        }
+      };
+      if (items[i].second) {
+        db.SubmitOneWrite(std::move(items[i].first), done);
+      } else {
+        db.Submit(std::move(items[i].first), done);
+      }
+    }
+    queued.set_value();
+    all_done.get_future().wait();
+    return *codes;
+  };
+  auto create = [](uint8_t id, std::string phone) -> Database::Work {
+    return [id, phone](Storage& s) { return s.accounts().Create(MakeAccount(id, phone)); };
+  };
+
+  // Failing items (duplicate phones) beside succeeding ones.
+  Items items;
+  for (int i = 0; i < 20; ++i) {
+    const bool dup = i % 2 == 1;
+    items.emplace_back(create(static_cast<uint8_t>(100 + i),
+                              dup ? "+14155550001" : "+1415555" + std::to_string(2000 + i)),
+                       true);
+  }
+  const auto codes = run_batch(std::move(items));
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(codes[i], i % 2 == 1 ? std::optional<ErrorCode>(ErrorCode::kAlreadyExists)
+                                   : std::nullopt)
+        << i;
+    if (i % 2 == 0) {
+      EXPECT_TRUE(exists("+1415555" + std::to_string(2000 + i))) << i;
+    }
+  }
+
+  // SQLite rolls the transaction back by itself (as on a full disk): here an item does it.
+  // The one-write item after it must not run, or its insert would commit on its own.
+  Items lost;
+  lost.emplace_back(
+      [](Storage& s) -> Result<void> {
+        s.Rollback();
+        return Ok();
+      },
+      false);
+  lost.emplace_back(create(150, "+14155553000"), true);
+  const auto lost_codes = run_batch(std::move(lost));
+  EXPECT_TRUE(lost_codes[0].has_value());
+  EXPECT_TRUE(lost_codes[1].has_value());
+  EXPECT_FALSE(exists("+14155553000"));
+
+  // And a one-write item whose failure took the transaction with it ends the batch.
+  Items dropped;
+  dropped.emplace_back(
+      [](Storage& s) -> Result<void> {
+        s.Rollback();
+        return Error{ErrorCode::kStorageFailure, "disk full"};
+      },
+      true);
+  dropped.emplace_back(create(151, "+14155553001"), true);
+  const auto dropped_codes = run_batch(std::move(dropped));
+  EXPECT_TRUE(dropped_codes[0].has_value());
+  EXPECT_TRUE(dropped_codes[1].has_value());
+  EXPECT_FALSE(exists("+14155553001"));
+  EXPECT_TRUE(exists("+14155550001"));  // what was committed before is still there
 }
 
 }  // namespace

@@ -52,6 +52,10 @@ class Database {
   // Submit queues `work`; `done` (optional) receives its result after the commit. After Stop
   // began, `done` gets kUnavailable at once.
   void Submit(Work work, Done done);
+  // SubmitOneWrite is Submit for work whose only write is its last statement: should that
+  // statement fail, SQLite undoes it, and nothing of the item is left. It runs without a
+  // savepoint of its own, which on a send was two of its five statements.
+  void SubmitOneWrite(Work work, Done done);
   // Run submits `work` and waits for its commit. Not from the database thread.
   Result<void> Run(Work work);
   // Stop lets every item already submitted commit, then joins the thread. Idempotent.
@@ -66,7 +70,9 @@ class Database {
   struct Item {
     Work work;
     Done done;
+    bool savepoint = true;
   };
+  void Enqueue(Item item);
   void Loop();
   void RunBatch(std::deque<Item>& batch);
 

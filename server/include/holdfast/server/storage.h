@@ -232,6 +232,9 @@ class Storage {
   // RollbackToSavepoint undoes the work since the last Savepoint and releases it. When it
   // fails, the transaction cannot be trusted: roll all of it back.
   [[nodiscard]] virtual Result<void> RollbackToSavepoint() = 0;
+  // InTransaction is true while the transaction Begin opened is still open (SQLite rolls one
+  // back by itself on some errors: disk full, I/O error, out of memory).
+  virtual bool InTransaction() const = 0;
   // SchemaVersion is the version the database was migrated to.
   virtual int SchemaVersion() const = 0;
 };
