@@ -830,10 +830,16 @@ class SqliteStorage final : public Storage,
   std::unordered_set<AccountId, AccountIdHash> written_;
 };
 
+// kPageCacheKiB bounds SQLite's page cache, which grows only as pages are read.
+constexpr int kPageCacheKiB = 64 * 1024;
+
 }  // namespace
 
 Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path) {
   HF_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::Open(path));
+  // SQLite's default page cache (2 MB) holds the queues' indexes only while they are small;
+  // beyond it every insert and delete read its b-tree pages back through pread.
+  HF_RETURN_IF_ERROR(db.Exec("PRAGMA cache_size = -" + std::to_string(kPageCacheKiB)));
   auto storage = std::make_unique<SqliteStorage>(std::move(db));
   HF_RETURN_IF_ERROR(storage->Migrate());
   return std::unique_ptr<Storage>(std::move(storage));
