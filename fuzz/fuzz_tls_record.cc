@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "tls_record.h"
+#include "holdfast/server/tls_record.h"
 #include "tls_test_util.h"
 
 using holdfast::ByteSpan;

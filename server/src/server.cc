@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "post_batch.h"
-#include "tls_stream.h"
+#include "holdfast/server/tls_stream.h"
 
 namespace holdfast::server {
 

@@ -59,6 +59,20 @@ Envelope MakeEnvelope(uint8_t b, int64_t server_ts) {
   return e;
 }
 
+// HoldDatabase queues an item that keeps the database thread until the returned promise is
+// set, so that what is submitted meanwhile runs as one batch.
+std::promise<void> HoldDatabase(Database& db) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  db.Submit(
+      [released](Storage&) -> Result<void> {
+        released.wait();
+        return Ok();
+      },
+      nullptr);
+  return release;
+}
+
 class StorageTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -304,14 +318,7 @@ TEST_F(StorageTest, DatabaseCommitsInBatchesAndIsolatesFailures) {
   {
     // The first item holds the database thread until all 40 are queued, so that they run
     // together (max_batch is far above 40).
-    std::promise<void> queued;
-    std::shared_future<void> all_queued = queued.get_future().share();
-    db.Submit(
-        [all_queued](Storage&) -> Result<void> {
-          all_queued.wait();
-          return Ok();
-        },
-        nullptr);
+    std::promise<void> queued = HoldDatabase(db);
     const uint64_t batches_before = db.Stats().batches;
     std::promise<void> all_done;
     std::atomic<int> remaining{40};
@@ -412,14 +419,7 @@ TEST_F(StorageTest, OneWriteItemsFailAloneAndNeverRunOutsideTheTransaction) {
   // codes their callbacks got.
   using Items = std::vector<std::pair<Database::Work, bool /*one write*/>>;
   auto run_batch = [&](Items items) {
-    std::promise<void> queued;
-    std::shared_future<void> all_queued = queued.get_future().share();
-    db.Submit(
-        [all_queued](Storage&) -> Result<void> {
-          all_queued.wait();
-          return Ok();
-        },
-        nullptr);
+    std::promise<void> queued = HoldDatabase(db);
     // nullopt: the item succeeded.
     auto codes = std::make_shared<std::vector<std::optional<ErrorCode>>>(items.size());
     std::promise<void> all_done;

@@ -1,4 +1,4 @@
-#include "tls_record.h"
+#include "holdfast/server/tls_record.h"
 
 #include <array>
 #include <string>
@@ -67,8 +67,8 @@ bool HkdfExpandLabel(size_t hash_bytes, ByteSpan secret, std::string_view label,
   return done.ok();
 }
 
-Result<TlsRecordLayer> TlsRecordLayer::Create(uint16_t suite, ByteSpan client_secret,
-                                              ByteSpan server_secret) {
+Result<TlsRecordLayer> TlsRecordLayer::Create(uint16_t suite, ByteSpan read_secret,
+                                              ByteSpan write_secret) {
   TlsRecordLayer layer;
   switch (suite) {
     case static_cast<uint16_t>(CipherSuite::kAes128GcmSha256):
@@ -87,11 +87,11 @@ Result<TlsRecordLayer> TlsRecordLayer::Create(uint16_t suite, ByteSpan client_se
       return Error{ErrorCode::kInvalidArgument, "TLS cipher suite"};  // not from the network
   }
   layer.suite_ = static_cast<CipherSuite>(suite);
-  if (client_secret.size() != layer.hash_bytes_ || server_secret.size() != layer.hash_bytes_) {
+  if (read_secret.size() != layer.hash_bytes_ || write_secret.size() != layer.hash_bytes_) {
     return Error{ErrorCode::kInvalidArgument, "traffic secret length"};
   }
-  std::copy(client_secret.begin(), client_secret.end(), layer.read_.secret.data());
-  std::copy(server_secret.begin(), server_secret.end(), layer.write_.secret.data());
+  std::copy(read_secret.begin(), read_secret.end(), layer.read_.secret.data());
+  std::copy(write_secret.begin(), write_secret.end(), layer.write_.secret.data());
   if (!layer.Derive(layer.read_) || !layer.Derive(layer.write_)) {
     return Error{ErrorCode::kCryptoFailure, "traffic keys"};
   }

@@ -1,4 +1,4 @@
-#include "tls_record.h"
+#include "holdfast/server/tls_record.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "tls_stream.h"
+#include "holdfast/server/tls_stream.h"
 
 #include <string_view>
 
@@ -57,6 +57,13 @@ void PrepareServerContext(SSL_CTX* ctx) {
   SSL_CTX_set_num_tickets(ctx, 0);
   SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
   SSL_CTX_set_max_early_data(ctx, 0);
+  SSL_CTX_set_keylog_callback(ctx, OnKeyLogLine);
+  (void)HandshakeSecretsIndex();
+}
+
+void PrepareClientContext(SSL_CTX* ctx) {
+  SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_keylog_callback(ctx, OnKeyLogLine);
   (void)HandshakeSecretsIndex();
 }

@@ -1,6 +1,6 @@
 // TlsSocket against OpenSSL's own client, on loopback: every cipher suite, large data,
 // KeyUpdate both ways, close_notify both ways, forged records and a WebSocket over it.
-#include "tls_stream.h"
+#include "holdfast/server/tls_stream.h"
 
 #include <gtest/gtest.h>
 #include <openssl/err.h>
@@ -237,6 +237,88 @@ TEST_P(Suites, EchoesSmallAndLargeDataWithOpenSsl) {
 INSTANTIATE_TEST_SUITE_P(EveryTls13Suite, Suites,
                          ::testing::Values("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
                                            "TLS_CHACHA20_POLY1305_SHA256"));
+
+// TlsSocket as a client (hf-load's use) against TlsSocket as a server: the handshake, the
+// pin check on the server's certificate, and data both ways across many records.
+struct OurClient {
+  asio::io_context io;
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  std::unique_ptr<TlsSocket> tls;
+
+  explicit OurClient(uint16_t port) {
+    PrepareClientContext(ctx);
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    tls = std::make_unique<TlsSocket>(std::move(socket), ctx, Role::kClient);
+    tls->expires_after(std::chrono::seconds(10));
+  }
+  ~OurClient() {
+    tls.reset();
+    SSL_CTX_free(ctx);
+  }
+  boost::system::error_code Handshake() {
+    boost::system::error_code out = asio::error::would_block;
+    tls->async_handshake([&](boost::system::error_code ec) {
+      out = ec;
+      tls->expires_never();  // else run() waits for the deadline, which closes the socket
+    });
+    io.run();
+    io.restart();
+    return out;
+  }
+};
+
+TEST(TlsSocket, OurClientTalksToOurServerAndChecksThePeer) {
+  auto result = std::make_shared<std::promise<boost::system::error_code>>();
+  TlsServer server([&](std::shared_ptr<TlsSocket> t) { Echo(t, result); });
+  OurClient c(server.port());
+  std::string seen_fingerprint;
+  c.tls->set_peer_check([&](SSL* ssl) {
+    auto fingerprint = crypto::PeerCertificateFingerprintSha256(ssl);
+    seen_fingerprint = fingerprint.ok() ? *fingerprint : "";
+    return fingerprint.ok();
+  });
+  ASSERT_FALSE(c.Handshake());
+  EXPECT_EQ(seen_fingerprint.size(), 64u);  // the server's certificate was there to check
+  ASSERT_TRUE(c.tls->suite().has_value());
+  for (size_t n : {size_t{1}, size_t{16385}, size_t{200000}}) {
+    const std::string msg = Text(n);
+    std::string got(n, '\0');
+    bool wrote = false;
+    bool read = false;
+    asio::async_write(*c.tls, asio::buffer(msg), [&](boost::system::error_code ec, size_t) {
+      EXPECT_FALSE(ec);
+      wrote = true;
+    });
+    asio::async_read(*c.tls, asio::buffer(got), [&](boost::system::error_code ec, size_t) {
+      EXPECT_FALSE(ec);
+      read = true;
+    });
+    c.io.run();
+    c.io.restart();
+    EXPECT_TRUE(wrote && read) << n;
+    EXPECT_TRUE(got == msg) << n;  // (not EXPECT_EQ: it would print 200 KB)
+  }
+  // close_notify from our client ends the server's reading with eof.
+  bool shut = false;
+  c.tls->async_shutdown([&](boost::system::error_code) { shut = true; });
+  c.io.run();
+  EXPECT_TRUE(shut);
+  auto done = result->get_future();
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(done.get(), asio::error::eof);
+}
+
+TEST(TlsSocket, OurClientRefusesAServerItsPeerCheckRejects) {
+  TlsServer server([&](std::shared_ptr<TlsSocket> t) {
+    Echo(t, std::make_shared<std::promise<boost::system::error_code>>());
+  });
+  OurClient c(server.port());
+  c.tls->set_peer_check([](SSL*) { return false; });
+  EXPECT_EQ(c.Handshake(),
+            boost::system::errc::make_error_code(boost::system::errc::permission_denied));
+  EXPECT_FALSE(c.tls->suite().has_value());  // no record layer: nothing can be written
+}
 
 // KeyUpdatesSeen counts the KeyUpdate messages a client received (msg callback).
 void CountKeyUpdates(int write_p, int, int content_type, const void* buf, size_t len, SSL*,

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "holdfast/crypto/aead.h"
-#include "tls_record.h"
+#include "holdfast/server/tls_record.h"
 
 namespace holdfast::server::tls {
 

@@ -27,7 +27,9 @@ std::shared_ptr<Connection> Connection::Create(Env& env, size_t context) {
 Connection::Connection(Env& env, size_t context) : env_(env), context_(context % env.threads()) {
   asio::io_context& ioc = env_.context(context_);
   if (env_.tls() != nullptr) {
-    tls_ = std::make_unique<TlsWs>(ioc, *env_.tls());
+    tls_ = std::make_unique<TlsWs>(
+        server::tls::TlsSocket(tcp::socket(ioc), env_.tls()->native_handle(),
+                               server::tls::Role::kClient));
   } else {
     plain_ = std::make_unique<PlainWs>(ioc);
   }
@@ -39,11 +41,25 @@ Connection::~Connection() {
   }
 }
 
-beast::tcp_stream& Connection::Lowest() {
+tcp::socket& Connection::Socket() {
   if (tls_) {
-    return beast::get_lowest_layer(*tls_);
+    return beast::get_lowest_layer(*tls_).socket();
   }
-  return beast::get_lowest_layer(*plain_);
+  return beast::get_lowest_layer(*plain_).socket();
+}
+
+void Connection::ExpiresAfter(std::chrono::steady_clock::duration d) {
+  if (tls_) {
+    return beast::get_lowest_layer(*tls_).expires_after(d);
+  }
+  beast::get_lowest_layer(*plain_).expires_after(d);
+}
+
+void Connection::ExpiresNever() {
+  if (tls_) {
+    return beast::get_lowest_layer(*tls_).expires_never();
+  }
+  beast::get_lowest_layer(*plain_).expires_never();
 }
 
 void Connection::Open(std::optional<asio::ip::address> local, OpenHandler done) {
@@ -51,7 +67,7 @@ void Connection::Open(std::optional<asio::ip::address> local, OpenHandler done) 
   counted_ = true;
   ++env_.live_connections();
   beast::error_code ec;
-  auto& socket = Lowest().socket();
+  auto& socket = Socket();
   socket.open(tcp::v4(), ec);
   if (!ec && local) {
     const int one = 1;
@@ -64,8 +80,8 @@ void Connection::Open(std::optional<asio::ip::address> local, OpenHandler done) 
                [self = shared_from_this(), why = "socket: " + ec.message()] { self->Finish(why); });
     return;
   }
-  Lowest().expires_after(kConnectTimeout);
-  Lowest().async_connect(env_.endpoint(), [self = shared_from_this()](const beast::error_code& e) {
+  ExpiresAfter(kConnectTimeout);
+  Socket().async_connect(env_.endpoint(), [self = shared_from_this()](const beast::error_code& e) {
     self->OnConnected(e);
   });
 }
@@ -78,38 +94,42 @@ void Connection::OnConnected(const beast::error_code& ec) {
     return Finish("connect: " + ec.message());
   }
   beast::error_code ignored;
-  Lowest().socket().set_option(tcp::no_delay(true), ignored);
+  Socket().set_option(tcp::no_delay(true), ignored);
   if (!tls_) {
     return WebSocketHandshake();
   }
-  Lowest().expires_after(kConnectTimeout);
-  tls_->next_layer().async_handshake(
-      asio::ssl::stream_base::client, [self = shared_from_this()](const beast::error_code& e) {
-        if (self->finished_) {
-          return;
-        }
-        if (e) {
-          return self->Finish("TLS handshake: " + e.message());
-        }
-        if (!self->PinMatches()) {
-          return self->Finish("the server's certificate does not match --pin");
-        }
-        self->WebSocketHandshake();
-      });
+  // The connect deadline still runs: it bounds the TLS handshake too.
+  auto& tls = beast::get_lowest_layer(*tls_);
+  auto pin_matched = std::make_shared<bool>(true);
+  tls.set_peer_check([self = shared_from_this(), pin_matched](SSL* ssl) {
+    *pin_matched = self->PinMatches(ssl);
+    return *pin_matched;
+  });
+  tls.async_handshake([self = shared_from_this(), pin_matched](const beast::error_code& e) {
+    if (self->finished_) {
+      return;
+    }
+    if (!*pin_matched) {
+      return self->Finish("the server's certificate does not match --pin");
+    }
+    if (e) {
+      return self->Finish("TLS handshake: " + e.message());
+    }
+    self->WebSocketHandshake();
+  });
 }
 
-bool Connection::PinMatches() {
+bool Connection::PinMatches(SSL* ssl) const {
   if (env_.pin().empty()) {
     return true;
   }
-  const auto fingerprint =
-      crypto::PeerCertificateFingerprintSha256(tls_->next_layer().native_handle());
+  const auto fingerprint = crypto::PeerCertificateFingerprintSha256(ssl);
   return fingerprint.ok() && *fingerprint == env_.pin();
 }
 
 void Connection::WebSocketHandshake() {
   // The WebSocket stream keeps its own timeouts from here on.
-  Lowest().expires_never();
+  ExpiresNever();
   WithWs([this](auto& ws) {
     websocket::stream_base::timeout t{};
     t.handshake_timeout = kHandshakeTimeout;
@@ -245,12 +265,12 @@ void Connection::Close() {
   }
   closing_ = true;
   if (!open_) {
-    if (!Lowest().socket().is_open() || open_handler_ == nullptr) {
+    if (!Socket().is_open() || open_handler_ == nullptr) {
       return Finish("closed");
     }
     // Still connecting: closing the socket aborts the handshake, which then finishes.
     beast::error_code ignored;
-    Lowest().socket().close(ignored);
+    Socket().close(ignored);
     return;
   }
   // Beast lets a close run beside a pending read and write.
@@ -269,7 +289,7 @@ void Connection::Finish(std::string_view why) {
   const bool was_open = open_;
   open_ = false;
   beast::error_code ignored;
-  Lowest().socket().close(ignored);
+  Socket().close(ignored);
   if (counted_) {
     counted_ = false;
     --env_.live_connections();

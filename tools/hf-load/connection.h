@@ -5,9 +5,8 @@
 #define HOLDFAST_TOOLS_HF_LOAD_CONNECTION_H_
 
 #include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -18,6 +17,7 @@
 
 #include "env.h"
 #include "holdfast/common/bytes.h"
+#include "holdfast/server/tls_stream.h"
 #include "holdfast/wire/frame.h"
 
 namespace holdfast::load {
@@ -65,7 +65,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   using PlainWs = websocket::stream<beast::tcp_stream>;
-  using TlsWs = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+  // holdfastd's own TLS stream in the client role: OpenSSL only for the handshake, then a
+  // record layer of a few hundred bytes (server/include/holdfast/server/tls_stream.h). The
+  // driver's TLS costs the box less CPU than Asio's ssl::stream did, which the server shares.
+  using TlsWs = websocket::stream<server::tls::TlsSocket>;
 
   Connection(Env& env, size_t context);
   template <typename F>
@@ -76,11 +79,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
       f(*plain_);
     }
   }
-  beast::tcp_stream& Lowest();
+  tcp::socket& Socket();
+  void ExpiresAfter(std::chrono::steady_clock::duration d);
+  void ExpiresNever();
   void OnConnected(const beast::error_code& ec);
   // PinMatches is true without --pin, or when the server's certificate has the pinned
   // fingerprint.
-  bool PinMatches();
+  bool PinMatches(SSL* ssl) const;
   void WebSocketHandshake();
   void Read();
   void OnRead(const beast::error_code& ec);

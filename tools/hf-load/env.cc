@@ -11,6 +11,7 @@
 #include <future>
 
 #include "holdfast/common/encoding.h"
+#include "holdfast/server/tls_stream.h"
 #include "holdfast/crypto/random.h"
 
 namespace holdfast::load {
@@ -286,11 +287,10 @@ Result<std::unique_ptr<Env>> Env::Create(const Options& options) {
   if (options.server.tls) {
     env->tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
     // The server's certificate is self-signed: no CA check. With --pin, Connection compares
-    // its fingerprint after the handshake; without, any certificate is accepted.
+    // its fingerprint at the end of the handshake; without, any certificate is accepted.
+    // TLS 1.3 only, as holdfastd speaks; OpenSSL is freed after each handshake.
     env->tls_->set_verify_mode(asio::ssl::verify_none);
-    SSL_CTX_set_min_proto_version(env->tls_->native_handle(), TLS1_2_VERSION);
-    // Idle connections keep no TLS buffers, as the server's do.
-    SSL_CTX_set_mode(env->tls_->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+    server::tls::PrepareClientContext(env->tls_->native_handle());
   }
   return env;
 }

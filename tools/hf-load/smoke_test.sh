@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # smoke_test.sh HOLDFASTD HF_LOAD: a small online (closed and open loop), offline and drain run of hf-load against a
-# fresh holdfastd (plain WebSocket, loopback, port 0), which is always stopped. Fails unless
-# every run reports no errors and delivers everything.
+# fresh holdfastd (plain WebSocket, loopback, port 0), then an online run over TLS with the
+# certificate pinned and one with a wrong pin. Both servers are always stopped. Fails unless
+# every run reports no errors and delivers everything, and the wrong pin is refused.
 set -uo pipefail
 HOLDFASTD=$1
 HF_LOAD=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hf-load-smoke.XXXXXX")
 SERVER_PID=""
+TLS_PID=""
 cleanup() {
   [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  [ -n "$TLS_PID" ] && kill -TERM "$TLS_PID" 2>/dev/null && wait "$TLS_PID" 2>/dev/null
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -51,3 +54,24 @@ out=$("$HF_LOAD" --server "$URL" --drain-only --state "$WORK/state.json" --json 
 check drain "$out" delivered 0
 out=$("$HF_LOAD" --server "$URL" --idle 8 --source-ips 2 --state "$WORK/state.json" --server-pid "$SERVER_PID" --json --timeout 60)
 check idle "$out" idle_connections 8
+
+# TLS: hf-load's own TLS client (holdfastd's record layer in the client role), pinned.
+"$HOLDFASTD" --data "$WORK/tls-data" --listen 127.0.0.1:0 --dev-codes "$WORK/tls-codes" \
+  --config "$HERE/holdfastd-load.json" >"$WORK/tls-server.log" 2>&1 &
+TLS_PID=$!
+for _ in $(seq 200); do grep -q 'listening on' "$WORK/tls-server.log" && break; sleep 0.05; done
+TLS_PORT=$(sed -n 's|.*listening on wss://127.0.0.1:\([0-9]*\).*|\1|p' "$WORK/tls-server.log" | head -1)
+PIN=$(sed -n 's|.*fingerprint \([0-9a-f]\{64\}\).*|\1|p' "$WORK/tls-server.log" | head -1)
+[ -n "$TLS_PORT" ] && [ -n "$PIN" ] || { echo "holdfastd (TLS) did not start"; cat "$WORK/tls-server.log"; exit 1; }
+out=$("$HF_LOAD" --server "wss://127.0.0.1:$TLS_PORT" --pin "$PIN" --codes "$WORK/tls-codes" \
+  --pairs 4 --messages 50 --window 4 --state "$WORK/tls-state.json" --json --timeout 60)
+check tls "$out" delivered 200
+check tls "$out" pin_checked True
+# A wrong pin: every connection is refused at the handshake, and nothing logs in.
+WRONG=$(printf '%s' "$PIN" | tr '0-9a-f' '1-9a-f0')
+if "$HF_LOAD" --server "wss://127.0.0.1:$TLS_PORT" --pin "$WRONG" --pairs 1 --messages 1 \
+  --state "$WORK/tls-state.json" --json --timeout 3 >"$WORK/wrong-pin.json" 2>"$WORK/wrong-pin.err"; then
+  echo "wrong pin: hf-load succeeded"; exit 1
+fi
+grep -q "does not match --pin" "$WORK/wrong-pin.err" || { echo "wrong pin: no pin error"; cat "$WORK/wrong-pin.err"; exit 1; }
+echo "wrong pin: refused ok"

@@ -10,8 +10,8 @@
 // post-handshake message a client may send, KeyUpdate. It holds about 250 bytes, all of it in wiping types.
 //
 // It does no I/O and never logs. Cipher contexts are per thread, keyed per record.
-#ifndef HOLDFAST_SERVER_SRC_TLS_RECORD_H_
-#define HOLDFAST_SERVER_SRC_TLS_RECORD_H_
+#ifndef HOLDFAST_SERVER_TLS_RECORD_H_
+#define HOLDFAST_SERVER_TLS_RECORD_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -85,11 +85,11 @@ struct Opened {
 class TlsRecordLayer {
  public:
   // Create takes the negotiated suite's code and the two application traffic secrets
-  // (client_application_traffic_secret_0 and server_...; hash-length bytes). An unknown suite
-  // or a secret of the wrong length is kInvalidArgument. The layer writes with the server's
-  // keys and reads with the client's.
-  static Result<TlsRecordLayer> Create(uint16_t suite, ByteSpan client_secret,
-                                       ByteSpan server_secret);
+  // (hash-length bytes): the peer's, which the layer reads with, and its own, which it writes
+  // with. A server passes client_application_traffic_secret_0 then server_..., a client the
+  // other way round. An unknown suite or a secret of the wrong length is kInvalidArgument.
+  static Result<TlsRecordLayer> Create(uint16_t suite, ByteSpan read_secret,
+                                       ByteSpan write_secret);
 
   TlsRecordLayer(TlsRecordLayer&&) noexcept = default;
   TlsRecordLayer& operator=(TlsRecordLayer&&) noexcept = default;
@@ -172,4 +172,4 @@ class TlsRecordLayer {
 
 }  // namespace holdfast::server::tls
 
-#endif  // HOLDFAST_SERVER_SRC_TLS_RECORD_H_
+#endif  // HOLDFAST_SERVER_TLS_RECORD_H_

@@ -1,5 +1,5 @@
-// TlsSocket: a server-side TLS 1.3 stream for Asio and Beast whose idle connections keep no
-// OpenSSL state and no buffers.
+// TlsSocket: a TLS 1.3 stream for Asio and Beast whose idle connections keep no OpenSSL state
+// and no buffers. holdfastd uses it as a server; hf-load as a client of holdfastd.
 //
 // OpenSSL runs the handshake directly on the socket's file descriptor (no BIO pair, no Asio
 // ssl::stream buffers). When the handshake is done, the application traffic secrets that
@@ -14,9 +14,11 @@
 // per thread does that). The process must ignore SIGPIPE: OpenSSL writes handshake messages
 // to the socket with write(2).
 //
-// Internal to the server; tls_stream_test.cc drives it with OpenSSL clients.
-#ifndef HOLDFAST_SERVER_SRC_TLS_STREAM_H_
-#define HOLDFAST_SERVER_SRC_TLS_STREAM_H_
+// tls_stream_test.cc drives it with OpenSSL clients, and as a client against itself. As a
+// client it takes no post-handshake message but KeyUpdate: it is meant for servers that send
+// no session tickets, as holdfastd (PrepareServerContext).
+#ifndef HOLDFAST_SERVER_TLS_STREAM_H_
+#define HOLDFAST_SERVER_TLS_STREAM_H_
 
 #include <openssl/ssl.h>
 
@@ -28,6 +30,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -35,7 +38,7 @@
 
 #include "holdfast/common/secret.h"
 #include "holdfast/crypto/certificate.h"
-#include "tls_record.h"
+#include "holdfast/server/tls_record.h"
 
 namespace holdfast::server::tls {
 
@@ -43,6 +46,11 @@ namespace holdfast::server::tls {
 // session tickets (nothing may follow the handshake from our side), the key-log callback that
 // hands the traffic secrets over. Call it once before the first connection.
 void PrepareServerContext(SSL_CTX* ctx);
+// PrepareClientContext: TLS 1.3 only, no session cache, the key-log callback. Certificate
+// checks are the caller's (TlsSocket::set_peer_check).
+void PrepareClientContext(SSL_CTX* ctx);
+
+enum class Role { kServer, kClient };
 
 // HandshakeSecrets receives the two application traffic secrets of one handshake.
 struct HandshakeSecrets {
@@ -57,8 +65,8 @@ class TlsSocket {
  public:
   using executor_type = boost::asio::ip::tcp::socket::executor_type;
 
-  TlsSocket(boost::asio::ip::tcp::socket socket, SSL_CTX* ctx)
-      : impl_(std::make_shared<Impl>(std::move(socket), ctx)) {}
+  TlsSocket(boost::asio::ip::tcp::socket socket, SSL_CTX* ctx, Role role = Role::kServer)
+      : impl_(std::make_shared<Impl>(std::move(socket), ctx, role)) {}
   TlsSocket(TlsSocket&&) noexcept = default;
   TlsSocket& operator=(TlsSocket&&) noexcept = default;
   TlsSocket(const TlsSocket&) = delete;
@@ -128,6 +136,11 @@ class TlsSocket {
     }
   }
 
+  // set_peer_check sets a test of the peer, run on the SSL object once the handshake is done
+  // (before it is freed): false fails the handshake. A client pins the server's certificate
+  // with it.
+  void set_peer_check(std::function<bool(SSL*)> check) { impl_->peer_check = std::move(check); }
+
   // cork_next_write makes the next write complete at once with its records held back; the
   // first write after it that is not corked sends everything held in one go (so does holding
   // kMaxCorkedBytes). A writer with several messages queued corks all but the last: one send,
@@ -144,8 +157,8 @@ class TlsSocket {
   static constexpr size_t kMaxCorkedBytes = 64 * 1024;
 
   struct Impl {
-    Impl(boost::asio::ip::tcp::socket s, SSL_CTX* c)
-        : socket(std::move(s)), timer(socket.get_executor()), ctx(c) {}
+    Impl(boost::asio::ip::tcp::socket s, SSL_CTX* c, Role r)
+        : socket(std::move(s)), timer(socket.get_executor()), ctx(c), role(r) {}
     ~Impl() {
       if (ssl != nullptr) {
         SSL_free(ssl);
@@ -159,6 +172,8 @@ class TlsSocket {
     boost::asio::ip::tcp::socket socket;
     boost::asio::steady_timer timer;
     SSL_CTX* ctx;
+    Role role;
+    std::function<bool(SSL*)> peer_check;        // during the handshake only
     SSL* ssl = nullptr;                          // during the handshake only
     std::unique_ptr<HandshakeSecrets> secrets;   // during the handshake only
     std::optional<TlsRecordLayer> records;       // after the handshake
@@ -272,7 +287,11 @@ class TlsSocket {
           EndHandshake(s);
           return Defer(self, ProtocolError());
         }
-        SSL_set_accept_state(s.ssl);
+        if (s.role == Role::kServer) {
+          SSL_set_accept_state(s.ssl);
+        } else {
+          SSL_set_connect_state(s.ssl);
+        }
       }
       // The deadline may have closed the socket while a readiness wait was already queued: its
       // descriptor number could by now belong to another connection, so OpenSSL must not touch
@@ -309,13 +328,20 @@ class TlsSocket {
       // client's Finished are still in the socket. Anything it had buffered would be lost.
       // Nothing may have been sent under the application key either (no session tickets), or
       // our write sequence would not start at 0.
+      // (A client cannot tell whether the server sends tickets: it must not, see above.)
+      const bool server = s.role == Role::kServer;
       if (cipher == nullptr || SSL_version(s.ssl) != TLS1_3_VERSION || SSL_has_pending(s.ssl) ||
-          SSL_get_num_tickets(s.ssl) != 0 || s.secrets->client.empty() ||
+          (server && SSL_get_num_tickets(s.ssl) != 0) || s.secrets->client.empty() ||
           s.secrets->server.empty()) {
         return ProtocolError();
       }
-      auto layer = TlsRecordLayer::Create(SSL_CIPHER_get_protocol_id(cipher),
-                                          s.secrets->client.span(), s.secrets->server.span());
+      if (s.peer_check && !s.peer_check(s.ssl)) {
+        return boost::system::errc::make_error_code(boost::system::errc::permission_denied);
+      }
+      // The layer reads with the first secret's keys and writes with the second's.
+      const ByteSpan peer = server ? s.secrets->client.span() : s.secrets->server.span();
+      const ByteSpan own = server ? s.secrets->server.span() : s.secrets->client.span();
+      auto layer = TlsRecordLayer::Create(SSL_CIPHER_get_protocol_id(cipher), peer, own);
       if (!layer.ok()) {
         return ProtocolError();
       }
@@ -330,6 +356,7 @@ class TlsSocket {
         s.ssl = nullptr;
       }
       s.secrets.reset();
+      s.peer_check = nullptr;
     }
   };
 
@@ -531,4 +558,4 @@ inline void teardown(boost::beast::role_type, TlsSocket& socket, boost::system::
 
 }  // namespace holdfast::server::tls
 
-#endif  // HOLDFAST_SERVER_SRC_TLS_STREAM_H_
+#endif  // HOLDFAST_SERVER_TLS_STREAM_H_
