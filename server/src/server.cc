@@ -190,11 +190,21 @@ class WsSession final : public Peer {
 
   void Write() {
     writing_ = true;
-    if constexpr (std::is_same_v<beast::lowest_layer_type<Ws>, tls::TlsSocket>) {
+    constexpr bool kTls = std::is_same_v<beast::lowest_layer_type<Ws>, tls::TlsSocket>;
+    if constexpr (kTls) {
       if (writes_.size() > 1) {
         beast::get_lowest_layer(ws_).cork_next_write();  // the next frame sends them together
       }
     }
+    StartWrite();
+    if constexpr (kTls) {
+      // Beast starts the socket write inside async_write, unless its own control frame (a
+      // pong, a close) holds the stream: then that frame goes first, and must not be corked.
+      beast::get_lowest_layer(ws_).uncork();
+    }
+  }
+
+  void StartWrite() {
     ws_.async_write(asio::buffer(writes_.front()), [self = Self()](beast::error_code ec, size_t) {
       self->pending_bytes_ -= self->writes_.front().size();
       self->writes_.pop_front();

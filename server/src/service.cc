@@ -1142,6 +1142,9 @@ void Service::HandleSend(const std::shared_ptr<Peer>& peer, const pb::Request& r
           const auto device = std::lower_bound(
               account->devices.begin(), account->devices.end(), it.device,
               [](const Recipient::Device& d, uint32_t id) { return d.id < id; });
+          if (device == account->devices.end() || device->id != it.device) {
+            return Error{ErrorCode::kStorageFailure, "recipient devices out of order"};
+          }
           if (device->registration_id != it.registration_id) {
             out->stale.add_stale(it.device);
           }

@@ -235,8 +235,11 @@ class SqliteStorage final : public Storage,
     return RunControl(kBegin, "BEGIN IMMEDIATE");
   }
   Result<void> Commit() override {
-    written_.clear();  // committed, or about to be rolled back: either way no longer pending
-    return RunControl(kCommit, "COMMIT");
+    Result<void> done = RunControl(kCommit, "COMMIT");
+    if (!db_.InTransaction()) {
+      written_.clear();  // (a COMMIT refused for SQLITE_BUSY leaves the transaction open)
+    }
+    return done;
   }
   void Rollback() override {
     written_.clear();

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -179,19 +180,31 @@ TEST_F(StorageTest, RecipientCacheFollowsWritesCommitsAndRollbacks) {
   EXPECT_EQ((*accounts.GetRecipient(Id(1)))->access_key, Bytes(16, 9));
   expect_agrees("access key committed");
 
-  // Committed removals and re-registrations show at once.
-  ASSERT_TRUE(storage_->Begin().ok());
-  d.registration_id = 99;
-  ASSERT_TRUE(accounts.AddDevice(Id(1), d).ok());
-  ASSERT_TRUE(storage_->Commit().ok());
+  // Committed writes show at once. Each runs in a transaction of its own, with the cache
+  // filled just before it (an account written outside one stays out of the cache until the
+  // next transaction begins, which would hide a missing invalidation).
+  auto committed = [&](const std::function<Result<void>()>& write) {
+    (void)devices();  // fills the cache
+    ASSERT_TRUE(storage_->Begin().ok());
+    ASSERT_TRUE(write().ok());
+    ASSERT_TRUE(storage_->Commit().ok());
+  };
+  committed([&] {
+    d.registration_id = 99;
+    auto added = accounts.AddDevice(Id(1), d);
+    return added.ok() ? Result<void>(Ok()) : Result<void>(added.error());
+  });
   EXPECT_EQ(devices(), (Pairs{{1, 77}, {2, 99}}));  // the rolled-back device's id is free
-  ASSERT_TRUE(accounts.RemoveDevice(Id(1), 1).ok());
+  committed([&] { return accounts.RemoveDevice(Id(1), 1); });
   EXPECT_EQ(devices(), (Pairs{{2, 99}}));
-  ASSERT_TRUE(accounts.ResetDevices(Id(1)).ok());
+  committed([&] { return accounts.ResetDevices(Id(1)); });
   EXPECT_TRUE(devices().empty());
-  EXPECT_TRUE((*accounts.GetRecipient(Id(1)))->access_key.empty());
-  d.registration_id = 5;
-  ASSERT_TRUE(accounts.AddDevice(Id(1), d).ok());
+  EXPECT_TRUE((*accounts.GetRecipient(Id(1)))->access_key.empty());  // reset clears the key
+  committed([&] {
+    d.registration_id = 5;
+    auto added = accounts.AddDevice(Id(1), d);
+    return added.ok() ? Result<void>(Ok()) : Result<void>(added.error());
+  });
   EXPECT_EQ(devices(), (Pairs{{1, 5}}));
   expect_agrees("re-registered");
 }

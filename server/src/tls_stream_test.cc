@@ -262,7 +262,7 @@ struct OurClient {
       out = ec;
       tls->expires_never();  // else run() waits for the deadline, which closes the socket
     });
-    io.run();
+    io.run_for(std::chrono::seconds(10));
     io.restart();
     return out;
   }
@@ -294,7 +294,7 @@ TEST(TlsSocket, OurClientTalksToOurServerAndChecksThePeer) {
       EXPECT_FALSE(ec);
       read = true;
     });
-    c.io.run();
+    c.io.run_for(std::chrono::seconds(10));
     c.io.restart();
     EXPECT_TRUE(wrote && read) << n;
     EXPECT_TRUE(got == msg) << n;  // (not EXPECT_EQ: it would print 200 KB)
@@ -302,7 +302,7 @@ TEST(TlsSocket, OurClientTalksToOurServerAndChecksThePeer) {
   // close_notify from our client ends the server's reading with eof.
   bool shut = false;
   c.tls->async_shutdown([&](boost::system::error_code) { shut = true; });
-  c.io.run();
+  c.io.run_for(std::chrono::seconds(10));
   EXPECT_TRUE(shut);
   auto done = result->get_future();
   ASSERT_EQ(done.wait_for(std::chrono::seconds(10)), std::future_status::ready);
@@ -463,7 +463,50 @@ TEST(TlsSocket, CorkedRecordsWaitForTheNextWriteAndKeepTheirOrder) {
   EXPECT_EQ(errno, EAGAIN);
   c.Write("go");
   EXPECT_EQ(c.Read(12), "first;second");
-  EXPECT_EQ(second_sent.get_future().get(), "ok");
+  auto sent = second_sent.get_future();
+  ASSERT_EQ(sent.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(sent.get(), "ok");
+}
+
+// Corked records go out before close_notify, whether the stream is shut down by
+// async_shutdown (Beast's teardown) or by close_notify().
+TEST(TlsSocket, CorkedRecordsGoOutBeforeCloseNotify) {
+  for (const bool async : {true, false}) {
+    TlsServer server([&](std::shared_ptr<TlsSocket> t) {
+      t->cork_next_write();
+      auto first = std::make_shared<std::string>("corked");
+      asio::async_write(*t, asio::buffer(*first), [t, first, async](boost::system::error_code ec,
+                                                                    size_t) {
+        EXPECT_FALSE(ec);
+        if (async) {
+          t->async_shutdown([t](boost::system::error_code sec) { EXPECT_FALSE(sec); });
+        } else {
+          t->close_notify();
+        }
+      });
+    });
+    Client c(server.port());
+    ASSERT_TRUE(c.Connect());
+    EXPECT_EQ(c.Read(6), "corked") << async;
+    char b[8];
+    const int r = SSL_read(c.ssl, b, sizeof(b));
+    EXPECT_EQ(r, 0) << async;
+    EXPECT_EQ(SSL_get_error(c.ssl, r), SSL_ERROR_ZERO_RETURN) << async;  // a clean close
+  }
+}
+
+// uncork() takes back a cork that no write has used: the next write is sent at once.
+TEST(TlsSocket, UncorkTakesBackAnUnusedCork) {
+  TlsServer server([&](std::shared_ptr<TlsSocket> t) {
+    t->cork_next_write();
+    t->uncork();
+    auto text = std::make_shared<std::string>("at once");
+    asio::async_write(*t, asio::buffer(*text),
+                      [t, text](boost::system::error_code ec, size_t) { EXPECT_FALSE(ec); });
+  });
+  Client c(server.port());
+  ASSERT_TRUE(c.Connect());
+  EXPECT_EQ(c.Read(7), "at once");  // nothing else is ever written
 }
 
 // Corking holds back at most kMaxCorkedBytes: one corked write of four full records (64 KiB

@@ -81,9 +81,16 @@ void Connection::Open(std::optional<asio::ip::address> local, OpenHandler done) 
     return;
   }
   ExpiresAfter(kConnectTimeout);
-  Socket().async_connect(env_.endpoint(), [self = shared_from_this()](const beast::error_code& e) {
+  auto connected = [self = shared_from_this()](const beast::error_code& e) {
     self->OnConnected(e);
-  });
+  };
+  if (tls_) {
+    // TlsSocket's deadline closes the socket, which ends the connect.
+    Socket().async_connect(env_.endpoint(), std::move(connected));
+  } else {
+    // tcp_stream's deadline covers only operations started through it.
+    beast::get_lowest_layer(*plain_).async_connect(env_.endpoint(), std::move(connected));
+  }
 }
 
 void Connection::OnConnected(const beast::error_code& ec) {
@@ -101,8 +108,9 @@ void Connection::OnConnected(const beast::error_code& ec) {
   // The connect deadline still runs: it bounds the TLS handshake too.
   auto& tls = beast::get_lowest_layer(*tls_);
   auto pin_matched = std::make_shared<bool>(true);
-  tls.set_peer_check([self = shared_from_this(), pin_matched](SSL* ssl) {
-    *pin_matched = self->PinMatches(ssl);
+  tls.set_peer_check([weak = weak_from_this(), pin_matched](SSL* ssl) {
+    auto self = weak.lock();  // weak: the socket keeps the check until the handshake ends
+    *pin_matched = self != nullptr && self->PinMatches(ssl);
     return *pin_matched;
   });
   tls.async_handshake([self = shared_from_this(), pin_matched](const beast::error_code& e) {

@@ -77,6 +77,7 @@ class AccountStore {
   virtual Result<void> Create(const Account& account) = 0;
   virtual Result<void> SetAccessKey(const AccountId& id, ByteSpan key) = 0;
 
+  // Devices lists the account's devices in ascending id order.
   virtual Result<std::vector<Device>> Devices(const AccountId& id) = 0;
   // GetRecipient returns the account's access key and devices, or nullptr if there is no
   // such account. Every send reads it. An implementation may answer from memory, provided

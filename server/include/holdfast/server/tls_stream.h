@@ -124,16 +124,25 @@ class TlsSocket {
 
   // close_notify sends close_notify if the socket takes it at once (best effort, for a
   // connection about to be closed) and shuts the sending side.
+  // Records held back by cork_next_write go out first.
   void close_notify() {
     Impl& s = *impl_;
-    if (s.records && !s.closed_sent && !s.write_failed && s.out.empty()) {
-      SendAlertNow(s, Alert::kCloseNotify);
+    if (s.sending) {
+      s.closed_sent = true;  // a write in flight would be cut: leave the socket as it is
+      return;
+    }
+    if (s.records && !s.closed_sent && !s.write_failed) {
+      s.records->SealAlert(Alert::kCloseNotify, s.out);
+      boost::system::error_code ec;
+      const size_t n = s.socket.write_some(boost::asio::buffer(s.out), ec);
+      if (ec || n != s.out.size()) {
+        s.write_failed = true;
+      }
+      Impl::Release(s.out);
     }
     s.closed_sent = true;
-    if (s.out.empty()) {  // a write in flight would be cut
-      boost::system::error_code ec;
-      s.socket.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
-    }
+    boost::system::error_code ec;
+    s.socket.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
   }
 
   // set_peer_check sets a test of the peer, run on the SSL object once the handshake is done
@@ -143,9 +152,13 @@ class TlsSocket {
 
   // cork_next_write makes the next write complete at once with its records held back; the
   // first write after it that is not corked sends everything held in one go (so does holding
-  // kMaxCorkedBytes). A writer with several messages queued corks all but the last: one send,
-  // not one per message. It must only cork a write that another write will follow.
+  // kMaxCorkedBytes, and so do async_shutdown and close_notify). A writer with several
+  // messages queued corks all but the last: one send, not one per message. It must only cork
+  // a write that another write will follow, and call uncork() right after starting that
+  // write: a stream above (Beast) may hold the write back and let its own control frames go
+  // first, and those must not be corked.
   void cork_next_write() { impl_->cork_next = true; }
+  void uncork() { impl_->cork_next = false; }
 
   // suite is the negotiated cipher suite (after the handshake).
   std::optional<CipherSuite> suite() const {
@@ -504,13 +517,13 @@ class TlsSocket {
       boost::system::error_code ignored;
       if (!started) {
         started = true;
-        if (!s.out.empty()) {
-          // A write is in flight (or records are corked): shutting down now would cut it.
+        if (s.sending) {
+          // A write is in flight: shutting down now would cut it.
           return Defer(self, boost::system::error_code(boost::asio::error::already_started));
         }
         if (s.records && !s.closed_sent && !s.write_failed) {
           s.closed_sent = true;
-          s.records->SealAlert(Alert::kCloseNotify, s.out);
+          s.records->SealAlert(Alert::kCloseNotify, s.out);  // after any corked records
           s.sending = true;
           return boost::asio::async_write(s.socket, boost::asio::buffer(s.out), std::move(self));
         }
