@@ -5,6 +5,11 @@
 // twice (the push to the recipient, the reply to the sender), so a commit of 500 sends used to
 // post 1,000 handlers, each taking the io_context's lock and often waking its thread. Now it
 // posts one per io thread.
+//
+// Handlers are grouped by io_context and posted through the first executor seen for it, so
+// the executors must be the io_contexts' own (no strands): holdfastd runs one io_context per
+// thread and its sessions use their executors directly. A batch opened inside another posts
+// its handlers when it closes, before the outer batch's.
 #ifndef HOLDFAST_SERVER_POST_BATCH_H_
 #define HOLDFAST_SERVER_POST_BATCH_H_
 
