@@ -826,9 +826,9 @@ class SqliteStorage final : public Storage,
   SqliteDb db_;
   Statements stmts_;
   int schema_version_ = 0;
-  // What sends read of their destination, kept because this process is the database's only
-  // writer (holdfast-admin only reads IP records): accounts written in the open transaction
-  // are read from SQLite until it ends.
+  // What sends read of their destination, kept because this process is the only writer of
+  // accounts and devices (holdfast-admin reads phone numbers and IP records). Accounts written
+  // in the open transaction are read from SQLite until it ends.
   std::unordered_map<AccountId, std::shared_ptr<const Recipient>, AccountIdHash> recipients_;
   std::unordered_set<AccountId, AccountIdHash> written_;
 };

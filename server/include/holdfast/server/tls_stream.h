@@ -132,13 +132,7 @@ class TlsSocket {
       return;
     }
     if (s.records && !s.closed_sent && !s.write_failed) {
-      s.records->SealAlert(Alert::kCloseNotify, s.out);
-      boost::system::error_code ec;
-      const size_t n = s.socket.write_some(boost::asio::buffer(s.out), ec);
-      if (ec || n != s.out.size()) {
-        s.write_failed = true;
-      }
-      Impl::Release(s.out);
+      SendAlertNow(s, Alert::kCloseNotify);
     }
     s.closed_sent = true;
     boost::system::error_code ec;
@@ -229,16 +223,17 @@ class TlsSocket {
                       [self = std::move(self), args...]() mutable { self.complete(args...); });
   }
 
-  // SendAlertNow writes one alert record if the socket takes all of it at once; a record cut
-  // short would leave the peer a corrupt stream, so a partial write marks writing failed.
+  // SendAlertNow writes the records cork_next_write held back and then one alert record, if
+  // the socket takes all of it at once; a record cut short would leave the peer a corrupt
+  // stream, so a partial write marks writing failed. Not while a write is in flight.
   static void SendAlertNow(Impl& s, Alert alert) {
-    std::vector<uint8_t> record;
-    s.records->SealAlert(alert, record);
+    s.records->SealAlert(alert, s.out);
     boost::system::error_code ec;
-    const size_t n = s.socket.write_some(boost::asio::buffer(record), ec);
-    if (ec || n != record.size()) {
+    const size_t n = s.socket.write_some(boost::asio::buffer(s.out), ec);
+    if (ec || n != s.out.size()) {
       s.write_failed = true;
     }
+    Impl::Release(s.out);
     s.closed_sent = true;
   }
 
@@ -250,7 +245,7 @@ class TlsSocket {
     SecureWipe(s.in);
     Impl::Release(s.in);
     s.in_begin = s.data_begin = s.data_end = s.record_end = 0;
-    if (!s.closed_sent && !s.write_failed && s.out.empty() &&
+    if (!s.closed_sent && !s.write_failed && !s.sending &&
         error.code != ErrorCode::kUnavailable) {
       SendAlertNow(s, TlsRecordLayer::AlertFor(error));
     }
