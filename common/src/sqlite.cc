@@ -2,6 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 namespace holdfast {
@@ -31,17 +36,144 @@ Result<SqliteDb> SqliteDb::Open(const std::string& path, int page_size) {
   return out;
 }
 
-SqliteDb::SqliteDb(SqliteDb&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+// The checkpointing thread and its own connection. The writer's WAL hook (run after each of
+// its commits, on its thread) wakes it; everything else happens on the thread.
+class SqliteDb::Checkpointer {
+ public:
+  Checkpointer(sqlite3* writer, sqlite3* own, CheckpointOptions options)
+      : writer_(writer), own_(own), options_(options) {
+    thread_ = std::thread([this] { Run(); });  // may throw; then nothing is hooked yet
+    // Replaces SQLite's automatic checkpoint, which is a WAL hook too.
+    sqlite3_wal_hook(writer_, &Checkpointer::OnCommit, this);
+  }
+
+  ~Checkpointer() {
+    sqlite3_wal_hook(writer_, nullptr, nullptr);
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+    sqlite3_close_v2(own_);
+  }
+
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+
+ private:
+  // OnCommit runs on the writer's thread after each commit, with the number of pages now in
+  // the WAL. Pages up to backfilled_ are already in the main file, unless the WAL has
+  // restarted since (then it holds fewer pages than that).
+  static int OnCommit(void* arg, sqlite3* db, const char*, int pages) {
+    auto* self = static_cast<Checkpointer*>(arg);
+    if (pages < self->writer_last_pages_) {
+      self->writer_retry_at_ = 0;  // the WAL restarted
+    }
+    self->writer_last_pages_ = pages;
+    if (pages >= self->options_.limit_pages && pages >= self->writer_retry_at_) {
+      self->FinishFromTheWriter(db);
+      // If the WAL does not restart (a reader's snapshot can hold it back), the writer tries
+      // again only after as many pages as wake the thread.
+      self->writer_retry_at_ = pages + self->options_.wake_pages;
+      return SQLITE_OK;
+    }
+    const int done = self->backfilled_.load(std::memory_order_relaxed);
+    const int behind = pages >= done ? pages - done : pages;
+    if (behind >= self->options_.wake_pages && !self->woken_.exchange(true)) {
+      {
+        std::lock_guard lock(self->mu_);
+        self->wake_ = true;
+      }
+      self->cv_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  // The WAL restarts only when a transaction begins with every page of it already in the main
+  // file. A writer that starts its next transaction while the thread is still copying never
+  // sees that, and its WAL would grow without end. So at the limit the writer copies what the
+  // thread has not (a few pages, against the whole WAL that SQLite's own checkpoint copies),
+  // between its transactions, and its next transaction restarts the WAL.
+  static void FinishFromTheWriter(sqlite3* db) {
+    // Busy (the thread is mid-copy) or an error: the WAL keeps every page, and the writer
+    // tries again later.
+    sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  }
+
+  void Run() {
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return wake_ || stop_; });
+        if (stop_) {
+          return;
+        }
+        wake_ = false;
+      }
+      int log_pages = 0;
+      int backfilled = 0;
+      const int rc = sqlite3_wal_checkpoint_v2(own_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                               &log_pages, &backfilled);
+      // A failed checkpoint (busy, I/O error) is tried again on a later wake; the WAL keeps
+      // every committed page meanwhile.
+      backfilled_.store(rc == SQLITE_OK ? backfilled : 0, std::memory_order_relaxed);
+      woken_.store(false);
+    }
+  }
+
+  sqlite3* const writer_;
+  sqlite3* const own_;
+  const CheckpointOptions options_;
+  int writer_retry_at_ = 0;  // these two only on the writer's thread
+  int writer_last_pages_ = 0;
+  std::atomic<int> backfilled_{0};
+  std::atomic<bool> woken_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool wake_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+SqliteDb::SqliteDb(sqlite3* db) : db_(db) {}
+
+SqliteDb::SqliteDb(SqliteDb&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)), checkpointer_(std::move(other.checkpointer_)) {}
 
 SqliteDb& SqliteDb::operator=(SqliteDb&& other) noexcept {
   if (this != &other) {
+    checkpointer_.reset();
     sqlite3_close_v2(db_);
     db_ = std::exchange(other.db_, nullptr);
+    checkpointer_ = std::move(other.checkpointer_);
   }
   return *this;
 }
 
-SqliteDb::~SqliteDb() { sqlite3_close_v2(db_); }
+SqliteDb::~SqliteDb() {
+  checkpointer_.reset();
+  sqlite3_close_v2(db_);
+}
+
+Result<void> SqliteDb::CheckpointInBackground(CheckpointOptions options) {
+  if (db_ == nullptr || checkpointer_ != nullptr || options.wake_pages < 1 ||
+      options.limit_pages < options.wake_pages) {
+    return Error{ErrorCode::kInvalidArgument, "checkpoint options"};
+  }
+  const char* path = sqlite3_db_filename(db_, "main");
+  if (path == nullptr || *path == '\0') {
+    return Error{ErrorCode::kInvalidArgument, "background checkpoints need a database file"};
+  }
+  HF_ASSIGN_OR_RETURN(SqliteDb own, Open(path));
+  try {
+    checkpointer_ = std::make_unique<Checkpointer>(db_, own.db_, options);
+  } catch (const std::system_error&) {
+    return Error{ErrorCode::kStorageFailure, "cannot start the checkpoint thread"};
+  }
+  own.db_ = nullptr;  // the checkpointer closes it
+  return Ok();
+}
 
 bool SqliteDb::InTransaction() const { return db_ != nullptr && sqlite3_get_autocommit(db_) == 0; }
 

@@ -173,7 +173,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const ServerConfig& config) {
     HF_ASSIGN_OR_RETURN(impl->fingerprint, crypto::CertificateFingerprintSha256(options.certificate_pem));
   }
 
-  HF_ASSIGN_OR_RETURN(auto storage, OpenSqliteStorage(config.data_dir + "/holdfast.db"));
+  HF_ASSIGN_OR_RETURN(auto storage, OpenSqliteStorage(config.data_dir + "/holdfast.db",
+                                                     {.background_checkpoints = true}));
   impl->db = std::make_unique<Database>(std::move(storage));
   Metrics* metrics = &impl->metrics;
   impl->db->SetCommitObserver([metrics](size_t items, double seconds) {

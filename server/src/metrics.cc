@@ -128,7 +128,9 @@ void AppendSeriesName(std::string& out, std::string_view name, std::string_view 
 }  // namespace
 
 std::vector<double> DefaultLatencyBounds() {
-  return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  // Sub-millisecond buckets too: the delivery goal is a p99 under 5 ms.
+  return {0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+          0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 }
 
 Histogram::Histogram(std::vector<double> upper_bounds)

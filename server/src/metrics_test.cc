@@ -99,9 +99,9 @@ TEST(Metrics, SameNameReturnsTheSameMetric) {
 TEST(Metrics, HistogramBucketsAreCumulative) {
   MetricsRegistry registry;
   Histogram& h = registry.GetHistogram("holdfast_latency_seconds", "L.", DefaultLatencyBounds());
-  ASSERT_EQ(h.upper_bounds().size(), 11u);
+  ASSERT_EQ(h.upper_bounds().size(), 15u);
   for (int i = 0; i < 10; ++i) {
-    h.Observe(0.001);  // first bucket
+    h.Observe(0.001);  // le=0.001, the third bucket
   }
   h.Observe(0.07);  // le=0.1
   h.Observe(7.0);   // le=10
@@ -109,13 +109,14 @@ TEST(Metrics, HistogramBucketsAreCumulative) {
   h.Observe(-1.0);  // a negative value falls in the first bucket
   h.Observe(std::numeric_limits<double>::quiet_NaN());  // ignored
   const std::vector<uint64_t> c = h.BucketCounts();
-  ASSERT_EQ(c.size(), 12u);
-  EXPECT_EQ(c, (std::vector<uint64_t>{11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 13, 14}));
+  ASSERT_EQ(c.size(), 16u);
+  EXPECT_EQ(c, (std::vector<uint64_t>{1, 1, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 13, 14}));
   for (size_t i = 1; i < c.size(); ++i) {
     EXPECT_LE(c[i - 1], c[i]);
   }
   EXPECT_DOUBLE_EQ(h.Sum(), 10 * 0.001 + 0.07 + 7.0 + 60.0 - 1.0);
   const std::string text = registry.Render();
+  EXPECT_NE(text.find("holdfast_latency_seconds_bucket{le=\"0.00025\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("holdfast_latency_seconds_bucket{le=\"0.005\"} 11\n"), std::string::npos);
   EXPECT_NE(text.find("holdfast_latency_seconds_bucket{le=\"2.5\"} 12\n"), std::string::npos);
   EXPECT_NE(text.find("holdfast_latency_seconds_bucket{le=\"+Inf\"} 14\n"), std::string::npos);

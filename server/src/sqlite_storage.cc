@@ -838,8 +838,12 @@ constexpr int kPageCacheKiB = 64 * 1024;
 
 }  // namespace
 
-Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path) {
+Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
+                                                   SqliteStorageOptions options) {
   HF_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::Open(path));
+  if (options.background_checkpoints) {
+    HF_RETURN_IF_ERROR(db.CheckpointInBackground());
+  }
   // SQLite's default page cache (2 MB) holds the queues' indexes only while they are small;
   // beyond it every insert and delete read its b-tree pages back through pread.
   HF_RETURN_IF_ERROR(db.Exec("PRAGMA cache_size = -" + std::to_string(kPageCacheKiB)));

@@ -43,9 +43,31 @@ class SqliteDb {
   // Changes is the number of rows the last INSERT, UPDATE or DELETE changed.
   uint64_t Changes() const;
 
+  // CheckpointInBackground moves this connection's WAL checkpoints to a thread of their own,
+  // with a second connection to the same file. SQLite's automatic checkpoint runs inside the
+  // commit that takes the WAL past 1000 pages: copying them into the main file and fsyncing
+  // it stalls that writer for milliseconds, several times a second under load. Here, once a
+  // commit leaves `wake_pages` WAL pages beyond what the last checkpoint copied, the thread
+  // copies them (a passive checkpoint, which never blocks the writer). The WAL restarts from
+  // its beginning when a transaction begins after a checkpoint has caught up with it. A busy
+  // writer may never leave such a gap, so at `limit_pages` the writer itself copies the few
+  // pages the thread has not yet, and its next transaction restarts the WAL.
+  // Call it once, before the connection's first write.
+  struct CheckpointOptions {
+    int wake_pages = 1000;
+    int limit_pages = 16384;
+  };
+  Result<void> CheckpointInBackground(CheckpointOptions options);
+  Result<void> CheckpointInBackground() { return CheckpointInBackground(CheckpointOptions{}); }
+
  private:
-  explicit SqliteDb(sqlite3* db) : db_(db) {}
+  class Checkpointer;
+
+  explicit SqliteDb(sqlite3* db);
+
   sqlite3* db_ = nullptr;
+  // Stopped (and unhooked from db_) before db_ closes.
+  std::unique_ptr<Checkpointer> checkpointer_;
 };
 
 class SqliteStatement {

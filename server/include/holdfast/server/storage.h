@@ -240,10 +240,17 @@ class Storage {
   virtual int SchemaVersion() const = 0;
 };
 
+struct SqliteStorageOptions {
+  // For holdfastd's long-lived writer: WAL checkpoints run on a thread of their own, so no
+  // commit waits for one (SqliteDb::CheckpointInBackground). Needs a database file.
+  bool background_checkpoints = false;
+};
+
 // OpenSqliteStorage opens (creating if needed) the SQLite database at `path` in WAL mode and
 // migrates its schema to the current version. A newer schema than this code knows is
 // kUnsupportedVersion.
-Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path);
+Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
+                                                   SqliteStorageOptions options = {});
 
 }  // namespace holdfast::server
 

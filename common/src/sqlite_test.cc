@@ -1,0 +1,139 @@
+#include "holdfast/common/sqlite.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+namespace holdfast {
+namespace {
+
+constexpr uintmax_t kPage = 4096;  // SQLite's default page size
+
+class SqliteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "hf-sqlite-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string DbPath() const { return (dir_ / "t.db").string(); }
+  uintmax_t Size(const std::string& suffix) const {
+    std::error_code ec;
+    const uintmax_t n = std::filesystem::file_size(DbPath() + suffix, ec);
+    return ec ? 0 : n;
+  }
+
+  // Commits `transactions` transactions of `rows` rows, each row about one page.
+  static void Write(SqliteDb& db, int transactions, int rows) {
+    auto insert = db.Prepare("INSERT INTO t (body) VALUES (randomblob(3900))");
+    ASSERT_TRUE(insert.ok());
+    for (int i = 0; i < transactions; ++i) {
+      ASSERT_TRUE(db.Exec("BEGIN").ok());
+      for (int j = 0; j < rows; ++j) {
+        ASSERT_TRUE(insert->Run().ok());
+      }
+      ASSERT_TRUE(db.Exec("COMMIT").ok());
+    }
+  }
+
+  static int64_t Count(SqliteDb& db) {
+    auto count = db.Prepare("SELECT count(*) FROM t");
+    EXPECT_TRUE(count.ok());
+    auto row = count->Step();
+    EXPECT_TRUE(row.ok() && *row);
+    return count->ColumnInt64(0);
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(SqliteTest, TheWriterLeavesCheckpointsToTheThread) {
+  auto db = SqliteDb::Open(DbPath());
+  ASSERT_TRUE(db.ok());
+  // A thread that never wakes: whatever reaches the main file, the writer put there.
+  ASSERT_TRUE(db->CheckpointInBackground({.wake_pages = 1 << 30, .limit_pages = 1 << 30}).ok());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok());
+  const uintmax_t before = Size("");
+  Write(*db, 30, 100);  // 3000 pages: SQLite's own checkpoint would have run at 1000
+  EXPECT_LE(Size(""), before + 10 * kPage);
+  EXPECT_GE(Size("-wal"), 3000 * kPage);
+  EXPECT_EQ(Count(*db), 3000);
+}
+
+TEST_F(SqliteTest, TheThreadCopiesTheWalIntoTheMainFile) {
+  auto db = SqliteDb::Open(DbPath());
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(db->CheckpointInBackground({.wake_pages = 50, .limit_pages = 100000}).ok());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok());
+  Write(*db, 10, 40);  // 400 pages
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (Size("") < 300 * kPage && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(Size(""), 300 * kPage);
+  EXPECT_EQ(Count(*db), 400);
+}
+
+TEST_F(SqliteTest, TheWalStaysBoundedUnderAWriterThatNeverPauses) {
+  {
+    auto db = SqliteDb::Open(DbPath());
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->CheckpointInBackground({.wake_pages = 20, .limit_pages = 200}).ok());
+    ASSERT_TRUE(db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok());
+    Write(*db, 600, 10);  // 6000 pages
+    // The WAL file keeps its largest size. Unbounded it would hold all 6000 pages; bounded it
+    // holds the limit plus what commits added while the checkpoint before a restart ran.
+    EXPECT_LE(Size("-wal"), 3000 * kPage);
+    EXPECT_EQ(Count(*db), 6000);
+  }
+  // Everything committed is there after a reopen.
+  auto again = SqliteDb::Open(DbPath());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(Count(*again), 6000);
+}
+
+TEST_F(SqliteTest, AReaderOnAnOldSnapshotOnlyDelaysTheRestart) {
+  auto db = SqliteDb::Open(DbPath());
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(db->CheckpointInBackground({.wake_pages = 20, .limit_pages = 200}).ok());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok());
+  Write(*db, 10, 10);
+  auto reader = SqliteDb::Open(DbPath());
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE(reader->Exec("BEGIN").ok());
+  ASSERT_EQ(Count(*reader), 100);  // the snapshot is taken here
+  Write(*db, 300, 10);
+  // Nothing past the reader's snapshot can be copied, so the WAL held all of it.
+  EXPECT_EQ(Count(*reader), 100);
+  ASSERT_TRUE(reader->Exec("COMMIT").ok());
+  const uintmax_t held = Size("-wal");
+  EXPECT_GE(held, 3000 * kPage);
+  // With the reader gone the WAL restarts within a few commits, and the file is reused
+  // rather than grown by another 3000 pages.
+  Write(*db, 300, 10);
+  EXPECT_LE(Size("-wal"), held + 100 * kPage);
+  EXPECT_EQ(Count(*db), 6100);
+}
+
+TEST_F(SqliteTest, BackgroundCheckpointsNeedAFileAndSaneOptions) {
+  auto memory = SqliteDb::Open(":memory:");
+  ASSERT_TRUE(memory.ok());
+  EXPECT_EQ(memory->CheckpointInBackground().code(), ErrorCode::kInvalidArgument);
+  auto db = SqliteDb::Open(DbPath());
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(db->CheckpointInBackground({.wake_pages = 0, .limit_pages = 10}).code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(db->CheckpointInBackground({.wake_pages = 10, .limit_pages = 5}).code(),
+            ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(db->CheckpointInBackground().ok());
+  EXPECT_EQ(db->CheckpointInBackground().code(), ErrorCode::kInvalidArgument);  // only once
+}
+
+}  // namespace
+}  // namespace holdfast
