@@ -62,43 +62,50 @@ class SqliteDb::Checkpointer {
   Checkpointer& operator=(const Checkpointer&) = delete;
 
  private:
-  // OnCommit runs on the writer's thread after each commit, with the number of pages now in
-  // the WAL. Pages up to backfilled_ are already in the main file, unless the WAL has
-  // restarted since (then it holds fewer pages than that).
+  // OnCommit runs inside each commit call on the writer connection, after the commit, with
+  // the number of pages now in the WAL.
   static int OnCommit(void* arg, sqlite3* db, const char*, int pages) {
     auto* self = static_cast<Checkpointer*>(arg);
+    const CheckpointOptions& o = self->options_;
+    self->latest_pages_.store(pages);
     if (pages < self->writer_last_pages_) {
       self->writer_retry_at_ = 0;  // the WAL restarted
     }
     self->writer_last_pages_ = pages;
-    if (pages >= self->options_.limit_pages && pages >= self->writer_retry_at_) {
-      self->FinishFromTheWriter(db);
-      // If the WAL does not restart (a reader's snapshot can hold it back), the writer tries
-      // again only after as many pages as wake the thread.
-      self->writer_retry_at_ = pages + self->options_.wake_pages;
+    const int behind = Behind(pages, self->backfilled_.load());
+    // The writer finishes the copy when little is left, or when the thread has not caught up
+    // by twice the limit (it is slower than the writer, or a reader held the WAL back).
+    if (pages >= o.limit_pages && pages >= self->writer_retry_at_ &&
+        (behind <= o.wake_pages || pages >= 2 * o.limit_pages)) {
+      const int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                               nullptr);
+      // Busy: the thread is mid-copy, so try again at the next commit. Otherwise, if the WAL
+      // does not restart (a reader's snapshot holds pages back), try again only after as many
+      // pages as wake the thread.
+      self->writer_retry_at_ = rc == SQLITE_BUSY ? 0 : pages + o.wake_pages;
       return SQLITE_OK;
     }
-    const int done = self->backfilled_.load(std::memory_order_relaxed);
-    const int behind = pages >= done ? pages - done : pages;
-    if (behind >= self->options_.wake_pages && !self->woken_.exchange(true)) {
-      {
-        std::lock_guard lock(self->mu_);
-        self->wake_ = true;
-      }
-      self->cv_.notify_one();
+    if (behind >= o.wake_pages) {
+      self->Wake();
     }
     return SQLITE_OK;
   }
 
-  // The WAL restarts only when a transaction begins with every page of it already in the main
-  // file. A writer that starts its next transaction while the thread is still copying never
-  // sees that, and its WAL would grow without end. So at the limit the writer copies what the
-  // thread has not (a few pages, against the whole WAL that SQLite's own checkpoint copies),
-  // between its transactions, and its next transaction restarts the WAL.
-  static void FinishFromTheWriter(sqlite3* db) {
-    // Busy (the thread is mid-copy) or an error: the WAL keeps every page, and the writer
-    // tries again later.
-    sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  // Behind is how many of the WAL's `pages` are not yet in the main file, given that the last
+  // checkpoint had copied `backfilled` (of an earlier WAL, if it has restarted since).
+  static int Behind(int pages, int backfilled) {
+    return pages >= backfilled ? pages - backfilled : pages;
+  }
+
+  void Wake() {
+    if (woken_.exchange(true)) {
+      return;  // already woken; Run looks at latest_pages_ again before it sleeps
+    }
+    {
+      std::lock_guard lock(mu_);
+      wake_ = true;
+    }
+    cv_.notify_one();
   }
 
   void Run() {
@@ -111,28 +118,38 @@ class SqliteDb::Checkpointer {
         }
         wake_ = false;
       }
+      const int before = backfilled_.load();
       int log_pages = 0;
       int backfilled = 0;
       const int rc = sqlite3_wal_checkpoint_v2(own_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
                                                &log_pages, &backfilled);
       // A failed checkpoint (busy, I/O error) is tried again on a later wake; the WAL keeps
       // every committed page meanwhile.
-      backfilled_.store(rc == SQLITE_OK ? backfilled : 0, std::memory_order_relaxed);
+      backfilled_.store(rc == SQLITE_OK ? backfilled : 0);
       woken_.store(false);
+      // Commits made while this one copied did not wake us: if they left enough behind, and
+      // this pass got anywhere (a reader's snapshot can stop it), go again.
+      if (rc == SQLITE_OK && backfilled > before &&
+          Behind(latest_pages_.load(), backfilled) >= options_.wake_pages) {
+        Wake();
+      }
     }
   }
 
   sqlite3* const writer_;
   sqlite3* const own_;
   const CheckpointOptions options_;
-  int writer_retry_at_ = 0;  // these two only on the writer's thread
+  // Only inside calls on the writer connection:
+  int writer_retry_at_ = 0;
   int writer_last_pages_ = 0;
-  std::atomic<int> backfilled_{0};
-  std::atomic<bool> woken_{false};
+  // Shared between the writer and the thread:
+  std::atomic<int> latest_pages_{0};  // the WAL's size at the last commit
+  std::atomic<int> backfilled_{0};    // pages the last checkpoint had copied
+  std::atomic<bool> woken_{false};    // a wake is pending or a pass is running
   std::mutex mu_;
   std::condition_variable cv_;
-  bool wake_ = false;
-  bool stop_ = false;
+  bool wake_ = false;  // GUARDED_BY(mu_)
+  bool stop_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
 };
 

@@ -71,6 +71,18 @@ void AppendDouble(std::string& out, double v) {
   out.append(buf, end);
 }
 
+// AppendBound writes a bucket bound in plain decimals when that takes at most 12 characters
+// ("0.0005" rather than "5e-04", as Prometheus' own clients print them), else as AppendDouble.
+void AppendBound(std::string& out, double v) {
+  char buf[12];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+  if (std::isfinite(v) && ec == std::errc()) {
+    out.append(buf, end);
+  } else {
+    AppendDouble(out, v);
+  }
+}
+
 template <typename Int>
 void AppendInt(std::string& out, Int v) {
   char buf[24];
@@ -275,7 +287,7 @@ std::string MetricsRegistry::Render() const {
           for (size_t i = 0; i < cumulative.size(); ++i) {
             std::string le = "le=\"";
             if (i < h.upper_bounds().size()) {
-              AppendDouble(le, h.upper_bounds()[i]);
+              AppendBound(le, h.upper_bounds()[i]);
             } else {
               le += "+Inf";
             }

@@ -117,6 +117,8 @@ TEST(Metrics, HistogramBucketsAreCumulative) {
   EXPECT_DOUBLE_EQ(h.Sum(), 10 * 0.001 + 0.07 + 7.0 + 60.0 - 1.0);
   const std::string text = registry.Render();
   EXPECT_NE(text.find("holdfast_latency_seconds_bucket{le=\"0.00025\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("holdfast_latency_seconds_bucket{le=\"0.0005\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("holdfast_latency_seconds_bucket{le=\"10\"} 13\n"), std::string::npos);
   EXPECT_NE(text.find("holdfast_latency_seconds_bucket{le=\"0.005\"} 11\n"), std::string::npos);
   EXPECT_NE(text.find("holdfast_latency_seconds_bucket{le=\"2.5\"} 12\n"), std::string::npos);
   EXPECT_NE(text.find("holdfast_latency_seconds_bucket{le=\"+Inf\"} 14\n"), std::string::npos);
@@ -132,6 +134,15 @@ TEST(Metrics, HistogramWithOnlyTheInfiniteBucket) {
             "holdfast_any_bucket{le=\"+Inf\"} 1\n"
             "holdfast_any_sum 2.5\n"
             "holdfast_any_count 1\n");
+}
+
+TEST(Metrics, BoundsTooLongForPlainDecimalsUseExponents) {
+  MetricsRegistry registry;
+  registry.GetHistogram("holdfast_wide", "Wide.", {1e-20, 0.0005, 1e20}).Observe(1.0);
+  const std::string text = registry.Render();
+  EXPECT_NE(text.find("holdfast_wide_bucket{le=\"1e-20\"} 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("holdfast_wide_bucket{le=\"0.0005\"} 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("holdfast_wide_bucket{le=\"1e+20\"} 1\n"), std::string::npos) << text;
 }
 
 TEST(Metrics, ConcurrentUpdatesAreAllCounted) {

@@ -46,13 +46,16 @@ class SqliteDb {
   // CheckpointInBackground moves this connection's WAL checkpoints to a thread of their own,
   // with a second connection to the same file. SQLite's automatic checkpoint runs inside the
   // commit that takes the WAL past 1000 pages: copying them into the main file and fsyncing
-  // it stalls that writer for milliseconds, several times a second under load. Here, once a
-  // commit leaves `wake_pages` WAL pages beyond what the last checkpoint copied, the thread
-  // copies them (a passive checkpoint, which never blocks the writer). The WAL restarts from
-  // its beginning when a transaction begins after a checkpoint has caught up with it. A busy
-  // writer may never leave such a gap, so at `limit_pages` the writer itself copies the few
-  // pages the thread has not yet, and its next transaction restarts the WAL.
-  // Call it once, before the connection's first write.
+  // it stalls that writer for milliseconds, several times a second under load. Here, once
+  // commits leave `wake_pages` WAL pages beyond what the last checkpoint copied, the thread
+  // copies them (a passive checkpoint, which never blocks the writer).
+  // The WAL restarts from its beginning only when a transaction begins after a checkpoint has
+  // caught up with it, which a busy writer may never allow. So from `limit_pages` on, the
+  // writer copies the rest itself, between two of its transactions, once no more than
+  // `wake_pages` are left; and at twice the limit whatever is left (the thread is slower than
+  // the writer, or a reader's snapshot held the WAL back), so the WAL stays bounded.
+  // Call it once, before the connection's first write. The hook it installs is SQLite's WAL
+  // hook, which PRAGMA wal_autocheckpoint would replace: do not run that pragma afterwards.
   struct CheckpointOptions {
     int wake_pages = 1000;
     int limit_pages = 16384;

@@ -29,7 +29,7 @@ inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0
 // Prometheus ([a-zA-Z_][a-zA-Z0-9_]*, not starting with "__"); values are any text.
 using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 
-// DefaultLatencyBounds returns the usual latency bucket bounds in seconds, 5 ms to 10 s.
+// DefaultLatencyBounds returns the usual latency bucket bounds in seconds, 0.25 ms to 10 s.
 std::vector<double> DefaultLatencyBounds();
 
 // Counter only goes up. Inc is lock-free and safe from any thread.

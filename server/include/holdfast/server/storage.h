@@ -240,6 +240,7 @@ class Storage {
   virtual int SchemaVersion() const = 0;
 };
 
+// SqliteStorageOptions tunes OpenSqliteStorage.
 struct SqliteStorageOptions {
   // For holdfastd's long-lived writer: WAL checkpoints run on a thread of their own, so no
   // commit waits for one (SqliteDb::CheckpointInBackground). Needs a database file.
