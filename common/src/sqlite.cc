@@ -128,9 +128,11 @@ class SqliteDb::Checkpointer {
       backfilled_.store(rc == SQLITE_OK ? backfilled : 0);
       woken_.store(false);
       // Commits made while this one copied did not wake us: if they left enough behind, and
-      // this pass got anywhere (a reader's snapshot can stop it), go again.
-      if (rc == SQLITE_OK && backfilled > before &&
-          Behind(latest_pages_.load(), backfilled) >= options_.wake_pages) {
+      // this pass got anywhere (a reader's snapshot can stop it), go again. Not from the
+      // limit on, where the writer needs the thread idle to finish the copy itself.
+      const int latest = latest_pages_.load();
+      if (rc == SQLITE_OK && backfilled > before && latest < options_.limit_pages &&
+          Behind(latest, backfilled) >= options_.wake_pages) {
         Wake();
       }
     }
