@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <climits>
 #include <condition_variable>
 #include <mutex>
 #include <system_error>
@@ -99,7 +100,8 @@ class SqliteDb::Checkpointer {
 
   void Wake() {
     if (woken_.exchange(true)) {
-      return;  // already woken; Run looks at latest_pages_ again before it sleeps
+      return;  // already woken; below the limit, Run looks at latest_pages_ again after its
+                // pass, and otherwise the next commit wakes it
     }
     {
       std::lock_guard lock(mu_);
@@ -128,10 +130,11 @@ class SqliteDb::Checkpointer {
       backfilled_.store(rc == SQLITE_OK ? backfilled : 0);
       woken_.store(false);
       // Commits made while this one copied did not wake us: if they left enough behind, and
-      // this pass got anywhere (a reader's snapshot can stop it), go again. Not from the
-      // limit on, where the writer needs the thread idle to finish the copy itself.
+      // this pass got anywhere (a reader's snapshot can stop it; a restarted WAL counts as
+      // progress), go again. Not from the limit on: there the writer finishes the copy, and
+      // needs the thread idle for that (it leaves the thread unwoken from twice the limit).
       const int latest = latest_pages_.load();
-      if (rc == SQLITE_OK && backfilled > before && latest < options_.limit_pages &&
+      if (rc == SQLITE_OK && backfilled != before && latest < options_.limit_pages &&
           Behind(latest, backfilled) >= options_.wake_pages) {
         Wake();
       }
@@ -177,7 +180,7 @@ SqliteDb::~SqliteDb() {
 
 Result<void> SqliteDb::CheckpointInBackground(CheckpointOptions options) {
   if (db_ == nullptr || checkpointer_ != nullptr || options.wake_pages < 1 ||
-      options.limit_pages < options.wake_pages) {
+      options.limit_pages < options.wake_pages || options.limit_pages > INT_MAX / 2) {
     return Error{ErrorCode::kInvalidArgument, "checkpoint options"};
   }
   const char* path = sqlite3_db_filename(db_, "main");

@@ -57,7 +57,7 @@ TEST_F(SqliteTest, TheWriterLeavesCheckpointsToTheThread) {
   auto db = SqliteDb::Open(DbPath());
   ASSERT_TRUE(db.ok());
   // A thread that never wakes: whatever reaches the main file, the writer put there.
-  ASSERT_TRUE(db->CheckpointInBackground({.wake_pages = 1 << 30, .limit_pages = 1 << 30}).ok());
+  ASSERT_TRUE(db->CheckpointInBackground({.wake_pages = 1 << 29, .limit_pages = 1 << 29}).ok());
   ASSERT_TRUE(db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok());
   const uintmax_t before = Size("");
   Write(*db, 30, 100);  // 3000 pages: SQLite's own checkpoint would have run at 1000
@@ -131,6 +131,8 @@ TEST_F(SqliteTest, BackgroundCheckpointsNeedAFileAndSaneOptions) {
             ErrorCode::kInvalidArgument);
   EXPECT_EQ(db->CheckpointInBackground({.wake_pages = 10, .limit_pages = 5}).code(),
             ErrorCode::kInvalidArgument);
+  EXPECT_EQ(db->CheckpointInBackground({.wake_pages = 10, .limit_pages = 1 << 30}).code(),
+            ErrorCode::kInvalidArgument);  // twice the limit would overflow
   ASSERT_TRUE(db->CheckpointInBackground().ok());
   EXPECT_EQ(db->CheckpointInBackground().code(), ErrorCode::kInvalidArgument);  // only once
 }

@@ -51,9 +51,11 @@ class SqliteDb {
   // copies them (a passive checkpoint, which never blocks the writer).
   // The WAL restarts from its beginning only when a transaction begins after a checkpoint has
   // caught up with it, which a busy writer may never allow. So from `limit_pages` on, the
-  // writer copies the rest itself, between two of its transactions, once no more than
-  // `wake_pages` are left; and at twice the limit whatever is left (the thread is slower than
-  // the writer, or a reader's snapshot held the WAL back), so the WAL stays bounded.
+  // writer copies the rest itself, inside the commit that finds no more than `wake_pages`
+  // left (that commit waits for the copy and an fsync), or at twice the limit whatever is
+  // left (the thread is slower than the writer). That bounds the WAL, except while a reader
+  // keeps a read transaction open: no checkpoint can copy past its snapshot, so the WAL
+  // holds everything since until it ends. `limit_pages` is at most INT_MAX / 2.
   // Call it once, before the connection's first write. The hook it installs is SQLite's WAL
   // hook, which PRAGMA wal_autocheckpoint would replace: do not run that pragma afterwards.
   struct CheckpointOptions {

@@ -242,8 +242,9 @@ class Storage {
 
 // SqliteStorageOptions tunes OpenSqliteStorage.
 struct SqliteStorageOptions {
-  // For holdfastd's long-lived writer: WAL checkpoints run on a thread of their own, so no
-  // commit waits for one (SqliteDb::CheckpointInBackground). Needs a database file.
+  // For holdfastd's long-lived writer: WAL checkpoints run on a thread of their own, and a
+  // commit waits for one only when the WAL must restart (SqliteDb::CheckpointInBackground).
+  // Needs a database file.
   bool background_checkpoints = false;
 };
 
