@@ -23,6 +23,14 @@ class SqliteTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::string DbPath() const { return (dir_ / "t.db").string(); }
+
+  // OpenWriter opens the database with background checkpoints and creates the test table.
+  Result<SqliteDb> OpenWriter(SqliteDb::CheckpointOptions options) const {
+    HF_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::Open(DbPath()));
+    HF_RETURN_IF_ERROR(db.CheckpointInBackground(options));
+    HF_RETURN_IF_ERROR(db.Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)"));
+    return db;
+  }
   uintmax_t Size(const std::string& suffix) const {
     std::error_code ec;
     const uintmax_t n = std::filesystem::file_size(DbPath() + suffix, ec);
@@ -54,11 +62,9 @@ class SqliteTest : public ::testing::Test {
 };
 
 TEST_F(SqliteTest, TheWriterLeavesCheckpointsToTheThread) {
-  auto db = SqliteDb::Open(DbPath());
-  ASSERT_TRUE(db.ok());
   // A thread that never wakes: whatever reaches the main file, the writer put there.
-  ASSERT_TRUE(db->CheckpointInBackground({.wake_pages = 1 << 29, .limit_pages = 1 << 29}).ok());
-  ASSERT_TRUE(db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok());
+  auto db = OpenWriter({.wake_pages = 1 << 29, .limit_pages = 1 << 29});
+  ASSERT_TRUE(db.ok());
   const uintmax_t before = Size("");
   Write(*db, 30, 100);  // 3000 pages: SQLite's own checkpoint would have run at 1000
   EXPECT_LE(Size(""), before + 10 * kPage);
@@ -67,10 +73,8 @@ TEST_F(SqliteTest, TheWriterLeavesCheckpointsToTheThread) {
 }
 
 TEST_F(SqliteTest, TheThreadCopiesTheWalIntoTheMainFile) {
-  auto db = SqliteDb::Open(DbPath());
+  auto db = OpenWriter({.wake_pages = 50, .limit_pages = 100000});
   ASSERT_TRUE(db.ok());
-  ASSERT_TRUE(db->CheckpointInBackground({.wake_pages = 50, .limit_pages = 100000}).ok());
-  ASSERT_TRUE(db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok());
   Write(*db, 10, 40);  // 400 pages
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (Size("") < 300 * kPage && std::chrono::steady_clock::now() < deadline) {
@@ -82,10 +86,8 @@ TEST_F(SqliteTest, TheThreadCopiesTheWalIntoTheMainFile) {
 
 TEST_F(SqliteTest, TheWalStaysBoundedUnderAWriterThatNeverPauses) {
   {
-    auto db = SqliteDb::Open(DbPath());
+    auto db = OpenWriter({.wake_pages = 20, .limit_pages = 200});
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(db->CheckpointInBackground({.wake_pages = 20, .limit_pages = 200}).ok());
-    ASSERT_TRUE(db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok());
     Write(*db, 600, 10);  // 6000 pages
     // The WAL file keeps its largest size. Unbounded it would hold all 6000 pages; bounded it
     // holds the limit plus what commits added while the checkpoint before a restart ran.
@@ -99,10 +101,8 @@ TEST_F(SqliteTest, TheWalStaysBoundedUnderAWriterThatNeverPauses) {
 }
 
 TEST_F(SqliteTest, AReaderOnAnOldSnapshotOnlyDelaysTheRestart) {
-  auto db = SqliteDb::Open(DbPath());
+  auto db = OpenWriter({.wake_pages = 20, .limit_pages = 200});
   ASSERT_TRUE(db.ok());
-  ASSERT_TRUE(db->CheckpointInBackground({.wake_pages = 20, .limit_pages = 200}).ok());
-  ASSERT_TRUE(db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok());
   Write(*db, 10, 10);
   auto reader = SqliteDb::Open(DbPath());
   ASSERT_TRUE(reader.ok());
