@@ -68,11 +68,9 @@ class SqliteDb::Checkpointer {
   static int OnCommit(void* arg, sqlite3* db, const char*, int pages) {
     auto* self = static_cast<Checkpointer*>(arg);
     const CheckpointOptions& o = self->options_;
-    self->latest_pages_.store(pages);
-    if (pages < self->writer_last_pages_) {
+    if (pages < self->latest_pages_.exchange(pages)) {
       self->writer_retry_at_ = 0;  // the WAL restarted
     }
-    self->writer_last_pages_ = pages;
     const int behind = Behind(pages, self->backfilled_.load());
     // The writer finishes the copy when little is left, or when the thread has not caught up
     // by twice the limit (it is slower than the writer, or a reader held the WAL back).
@@ -144,9 +142,7 @@ class SqliteDb::Checkpointer {
   sqlite3* const writer_;
   sqlite3* const own_;
   const CheckpointOptions options_;
-  // Only inside calls on the writer connection:
-  int writer_retry_at_ = 0;
-  int writer_last_pages_ = 0;
+  int writer_retry_at_ = 0;  // only inside calls on the writer connection
   // Shared between the writer and the thread:
   std::atomic<int> latest_pages_{0};  // the WAL's size at the last commit
   std::atomic<int> backfilled_{0};    // pages the last checkpoint had copied
