@@ -1,5 +1,6 @@
 #include "holdfast/server/database.h"
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <utility>
@@ -9,17 +10,21 @@
 
 namespace holdfast::server {
 
-Database::Database(std::unique_ptr<Storage> storage, size_t max_batch)
-    : storage_(std::move(storage)), max_batch_(max_batch == 0 ? 1 : max_batch) {
+Database::Database(std::unique_ptr<Storage> storage, size_t max_batch, size_t max_batch_bytes)
+    : storage_(std::move(storage)),
+      max_batch_(max_batch == 0 ? 1 : max_batch),
+      max_batch_bytes_(max_batch_bytes) {
   thread_ = std::thread([this] { Loop(); });
 }
 
 Database::~Database() { Stop(); }
 
-void Database::Submit(Work work, Done done) { Enqueue(Item{std::move(work), std::move(done)}); }
+void Database::Submit(Work work, Done done, size_t bytes) {
+  Enqueue(Item{std::move(work), std::move(done), /*savepoint=*/true, bytes});
+}
 
-void Database::SubmitOneWrite(Work work, Done done) {
-  Enqueue(Item{std::move(work), std::move(done), /*savepoint=*/false});
+void Database::SubmitOneWrite(Work work, Done done, size_t bytes) {
+  Enqueue(Item{std::move(work), std::move(done), /*savepoint=*/false, bytes});
 }
 
 void Database::Enqueue(Item item) {
@@ -76,7 +81,10 @@ void Database::Loop() {
       if (queue_.empty()) {
         return;  // stopping, and everything submitted has run
       }
-      while (!queue_.empty() && batch.size() < max_batch_) {
+      size_t bytes = 0;
+      while (!queue_.empty() && batch.size() < max_batch_ &&
+             (batch.empty() || queue_.front().bytes <= max_batch_bytes_ - bytes)) {
+        bytes += std::min(queue_.front().bytes, max_batch_bytes_ - bytes);
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

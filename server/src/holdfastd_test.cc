@@ -1024,9 +1024,21 @@ TEST_F(Messages, OfflineQueueDrainsInOrderUntilAcked) {
   }
   std::vector<pb::Envelope> queued = SignIn(bob);
   ASSERT_EQ(queued.size(), static_cast<size_t>(kMessages));
+  std::set<std::string> tails;
   for (int i = 0; i < kMessages; ++i) {
     EXPECT_EQ(queued[i].content(), "m" + std::to_string(i));
+    // An id starts with the server's clock in milliseconds (48 bits, big-endian), as a UUIDv7
+    // does, and ends in 10 random bytes.
+    const std::string& id = queued[i].id();
+    ASSERT_EQ(id.size(), wire::kEnvelopeIdBytes);
+    int64_t ms = 0;
+    for (size_t b = 0; b < 6; ++b) {
+      ms = ms << 8 | static_cast<uint8_t>(id[b]);
+    }
+    EXPECT_EQ(ms, queued[i].server_timestamp()) << i;
+    tails.insert(id.substr(6));
   }
+  EXPECT_EQ(tails.size(), static_cast<size_t>(kMessages)) << "the random part repeated";
   // Not acknowledged: a new connection (which closes the old one) gets them again.
   std::unique_ptr<wire::Client> old = std::move(bob.conn);
   std::vector<pb::Envelope> again = SignIn(bob);

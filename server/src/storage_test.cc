@@ -411,6 +411,63 @@ TEST_F(StorageTest, DatabaseCommitsInBatchesAndIsolatesFailures) {
   EXPECT_EQ(db.Run([](Storage&) { return Result<void>(Ok()); }).code(), ErrorCode::kUnavailable);
 }
 
+// A batch takes items until their declared bytes reach the bound or their number reaches
+// max_batch. An item above the byte bound runs in a batch of its own.
+TEST_F(StorageTest, BatchesStopAtTheirItemAndByteBounds) {
+  Database db(std::move(storage_), /*max_batch=*/100, /*max_batch_bytes=*/1000);
+  std::mutex mu;
+  std::vector<size_t> sizes;
+  db.SetCommitObserver([&](size_t items, double) {
+    std::lock_guard<std::mutex> lock(mu);
+    sizes.push_back(items);
+  });
+  // Batches returns the sizes of the batches that ran `bytes` (one item each), all queued
+  // while the database thread was held.
+  auto batches = [&](const std::vector<size_t>& bytes) {
+    std::promise<void> started;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    db.Submit(
+        [&started, released](Storage&) -> Result<void> {
+          started.set_value();
+          released.wait();
+          return Ok();
+        },
+        nullptr);
+    started.get_future().wait();  // the holder's batch is taken: it holds the holder alone
+    std::promise<void> all_done;
+    std::atomic<size_t> remaining{bytes.size()};
+    for (size_t b : bytes) {
+      db.SubmitOneWrite([](Storage&) { return Result<void>(Ok()); },
+                        [&](Result<void>) {
+                          if (--remaining == 0) {
+                            all_done.set_value();
+                          }
+                        },
+                        b);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      sizes.clear();
+    }
+    release.set_value();
+    all_done.get_future().wait();
+    std::lock_guard<std::mutex> lock(mu);
+    // The holder's batch ends after the release, so it comes first.
+    std::vector<size_t> out = sizes;
+    EXPECT_FALSE(out.empty());
+    if (!out.empty()) {
+      out.erase(out.begin());
+    }
+    return out;
+  };
+  EXPECT_EQ(batches(std::vector<size_t>(10, 400)), (std::vector<size_t>{2, 2, 2, 2, 2}));
+  EXPECT_EQ(batches({1500, 100, 100}), (std::vector<size_t>{1, 2}));
+  EXPECT_EQ(batches({100, 1500, 100}), (std::vector<size_t>{1, 1, 1}));
+  EXPECT_EQ(batches(std::vector<size_t>(250, 0)), (std::vector<size_t>{100, 100, 50}));
+  EXPECT_EQ(batches(std::vector<size_t>(5, 200)), (std::vector<size_t>{5}));
+}
+
 // Items submitted with SubmitOneWrite run without a savepoint: one whose only statement
 // fails leaves the others of its batch alone, and none runs once SQLite has dropped the
 // transaction (its statement would commit on its own).

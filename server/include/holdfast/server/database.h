@@ -40,22 +40,29 @@ class Database {
   // CommitObserver is told the size and duration of every batch (for metrics).
   using CommitObserver = std::function<void(size_t items, double seconds)>;
 
-  // kDefaultMaxBatch bounds the items in one transaction.
-  static constexpr size_t kDefaultMaxBatch = 1024;
+  // A batch takes at most kDefaultMaxBatch items, and stops taking them once their declared
+  // bytes reach kDefaultMaxBatchBytes (an item larger than that runs in a batch of its own).
+  // The item bound is what a backlog of small envelopes meets: 4096 share one fsync and touch
+  // each queue's index pages once. The byte bound keeps a flood of 256 KiB envelopes from
+  // making one transaction (and the WAL) a gigabyte long.
+  static constexpr size_t kDefaultMaxBatch = 4096;
+  static constexpr size_t kDefaultMaxBatchBytes = size_t{32} << 20;
 
-  explicit Database(std::unique_ptr<Storage> storage, size_t max_batch = kDefaultMaxBatch);
+  explicit Database(std::unique_ptr<Storage> storage, size_t max_batch = kDefaultMaxBatch,
+                    size_t max_batch_bytes = kDefaultMaxBatchBytes);
   // The destructor runs Stop.
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
   // Submit queues `work`; `done` (optional) receives its result after the commit. After Stop
-  // began, `done` gets kUnavailable at once.
-  void Submit(Work work, Done done);
+  // began, `done` gets kUnavailable at once. `bytes` is about how much the work writes (the
+  // envelopes' sizes), for the batch's byte bound.
+  void Submit(Work work, Done done, size_t bytes = 0);
   // SubmitOneWrite is Submit for work whose only write is its last statement: should that
   // statement fail, SQLite undoes it, and nothing of the item is left. It runs without a
   // savepoint of its own, which on a send was two of its five statements.
-  void SubmitOneWrite(Work work, Done done);
+  void SubmitOneWrite(Work work, Done done, size_t bytes = 0);
   // Run submits `work` and waits for its commit. Not from the database thread.
   Result<void> Run(Work work);
   // Stop lets every item already submitted commit, then joins the thread. Idempotent.
@@ -71,6 +78,7 @@ class Database {
     Work work;
     Done done;
     bool savepoint = true;
+    size_t bytes = 0;
   };
   void Enqueue(Item item);
   void Loop();
@@ -78,6 +86,7 @@ class Database {
 
   std::unique_ptr<Storage> storage_;
   const size_t max_batch_;
+  const size_t max_batch_bytes_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;       // GUARDED_BY(mu_)

@@ -41,11 +41,12 @@ struct TokenBucket {
   bool Take(const RateLimit& limit, int64_t now_ms);
 };
 
-// EnvelopeIdHash hashes random envelope ids by their first bytes.
+// EnvelopeIdHash hashes envelope ids by their last 8 bytes, which are random (the first 6 are
+// the server's clock).
 struct EnvelopeIdHash {
   size_t operator()(const EnvelopeId& id) const {
     size_t h = 0;
-    std::memcpy(&h, id.data(), sizeof(h));
+    std::memcpy(&h, id.data() + id.size() - sizeof(h), sizeof(h));
     return h;
   }
 };
