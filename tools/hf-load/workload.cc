@@ -23,13 +23,13 @@ namespace holdfast::load {
 namespace {
 
 // EnvelopeKey is an envelope id as a set key: 16 bytes inline, where a std::string would
-// allocate (ids are one byte past its inline capacity). Ids are random, so their first bytes
-// hash well.
+// allocate (ids are one byte past its inline capacity). An id's last 8 bytes are random (its
+// first 6 are the server's clock), so they hash well.
 using EnvelopeKey = std::array<uint8_t, wire::kEnvelopeIdBytes>;
 struct EnvelopeKeyHash {
   size_t operator()(const EnvelopeKey& k) const {
     size_t h = 0;
-    std::memcpy(&h, k.data(), sizeof(h));
+    std::memcpy(&h, k.data() + k.size() - sizeof(h), sizeof(h));
     return h;
   }
 };
