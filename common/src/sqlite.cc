@@ -10,6 +10,8 @@
 #include <thread>
 #include <utility>
 
+#include "holdfast/common/thread_name.h"
+
 namespace holdfast {
 namespace {
 
@@ -53,7 +55,11 @@ class SqliteDb::Checkpointer {
  public:
   Checkpointer(sqlite3* writer, sqlite3* own, CheckpointOptions options)
       : writer_(writer), own_(own), options_(options) {
-    thread_ = std::thread([this] { Run(); });  // may throw; then nothing is hooked yet
+    // May throw; then nothing is hooked yet.
+    thread_ = std::thread([this] {
+      NameThisThread("hf-checkpoint");
+      Run();
+    });
     // Replaces SQLite's automatic checkpoint, which is a WAL hook too.
     sqlite3_wal_hook(writer_, &Checkpointer::OnCommit, this);
   }

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "holdfast/common/clock.h"
+#include "holdfast/common/thread_name.h"
 #include "holdfast/crypto/certificate.h"
 #include "holdfast/crypto/random.h"
 #include "holdfast/server/code_sender.h"
@@ -220,7 +221,10 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const ServerConfig& config) {
   }
   HF_ASSIGN_OR_RETURN(impl->server, Server::Start(std::move(options), *impl->service));
   Impl* raw = impl.get();
-  impl->maintenance = std::thread([raw] { raw->MaintenanceLoop(); });
+  impl->maintenance = std::thread([raw] {
+    NameThisThread("hf-maintenance");
+    raw->MaintenanceLoop();
+  });
   impl->log->Info("server.started", {LogField::Int("port", impl->server->port()),
                                      LogField::Bool("tls", !config.plain),
                                      LogField::Bool("test_clock", config.test_clock)});

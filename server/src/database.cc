@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "holdfast/common/thread_name.h"
 #include "post_batch.h"
 
 namespace holdfast::server {
@@ -14,7 +15,10 @@ Database::Database(std::unique_ptr<Storage> storage, size_t max_batch, size_t ma
     : storage_(std::move(storage)),
       max_batch_(max_batch == 0 ? 1 : max_batch),
       max_batch_bytes_(max_batch_bytes) {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("hf-database");
+    Loop();
+  });
 }
 
 Database::~Database() { Stop(); }

@@ -81,7 +81,7 @@ class DisclosureHttp::Impl {
         clock_(clock),
         registry_(std::move(registry)),
         data_(NewDatabaseDisclosureData(db)),
-        worker_(std::make_unique<WorkerPool>(1)) {}
+        worker_(std::make_unique<WorkerPool>(1, "hf-disclosure")) {}
 
   bool Route(HttpCall call, std::function<void(HttpReply)> reply) {
     const size_t q = call.target.find('?');

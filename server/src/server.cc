@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "holdfast/common/thread_name.h"
 #include "post_batch.h"
 #include "holdfast/server/tls_stream.h"
 
@@ -508,9 +509,12 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Service& se
   }
   impl->port = impl->acceptor->local_endpoint().port();
   impl->Accept();
-  for (auto& ctx : impl->contexts) {
-    asio::io_context* c = ctx.get();
-    impl->threads.emplace_back([c] { c->run(); });
+  for (size_t i = 0; i < impl->contexts.size(); ++i) {
+    asio::io_context* c = impl->contexts[i].get();
+    impl->threads.emplace_back([c, i] {
+      NameThisThread("hf-io-" + std::to_string(i));
+      c->run();
+    });
   }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

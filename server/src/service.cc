@@ -199,8 +199,9 @@ Service::Service(const ServerConfig& config, const Clock& clock, Rng& rng, Datab
       connections_per_ip_(std::make_unique<RateLimiter>(config.connections_per_ip, clock)),
       sends_per_account_(std::make_unique<RateLimiter>(config.sends_per_account, clock)),
       lookups_per_account_(std::make_unique<RateLimiter>(config.lookups_per_account, clock)),
-      hashers_(std::make_unique<WorkerPool>(std::max(1u, std::thread::hardware_concurrency()))),
-      code_senders_(std::make_unique<WorkerPool>(1)) {
+      hashers_(std::make_unique<WorkerPool>(std::max(1u, std::thread::hardware_concurrency()),
+                                            "hf-hash")),
+      code_senders_(std::make_unique<WorkerPool>(1, "hf-code-sender")) {
   rng_.Fill(verified_key_.mutable_span());
 }
 

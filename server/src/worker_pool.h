@@ -7,16 +7,23 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include "holdfast/common/thread_name.h"
 
 namespace holdfast::server {
 
 class WorkerPool {
  public:
-  explicit WorkerPool(size_t threads) {
+  // `name` names the threads (NameThisThread), as top -H shows them.
+  WorkerPool(size_t threads, const std::string& name) {
     for (size_t i = 0; i < (threads == 0 ? 1 : threads); ++i) {
-      threads_.emplace_back([this] { Loop(); });
+      threads_.emplace_back([this, name] {
+        NameThisThread(name);
+        Loop();
+      });
     }
   }
   // The destructor runs the jobs already posted, then joins.
