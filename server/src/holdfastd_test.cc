@@ -1032,11 +1032,11 @@ TEST_F(Messages, OfflineQueueDrainsInOrderUntilAcked) {
     const std::string& id = queued[i].id();
     ASSERT_EQ(id.size(), wire::kEnvelopeIdBytes);
     int64_t ms = 0;
-    for (size_t b = 0; b < 6; ++b) {
+    for (size_t b = 0; b < wire::kEnvelopeIdClockBytes; ++b) {
       ms = ms << 8 | static_cast<uint8_t>(id[b]);
     }
     EXPECT_EQ(ms, queued[i].server_timestamp()) << i;
-    tails.insert(id.substr(6));
+    tails.insert(id.substr(wire::kEnvelopeIdClockBytes));
   }
   EXPECT_EQ(tails.size(), static_cast<size_t>(kMessages)) << "the random part repeated";
   // Not acknowledged: a new connection (which closes the old one) gets them again.

@@ -111,10 +111,11 @@ Result<void> Discard(const Result<T>& r) {
 EnvelopeId NewEnvelopeId(int64_t now_ms, Rng& rng) {
   EnvelopeId id;
   const auto t = static_cast<uint64_t>(std::max<int64_t>(now_ms, 0));
-  for (size_t i = 0; i < 6; ++i) {
-    id[i] = static_cast<uint8_t>(t >> (40 - 8 * i));
+  constexpr size_t kClock = wire::kEnvelopeIdClockBytes;
+  for (size_t i = 0; i < kClock; ++i) {
+    id[i] = static_cast<uint8_t>(t >> (8 * (kClock - 1 - i)));
   }
-  rng.Fill(MutableByteSpan(id.data() + 6, id.size() - 6));
+  rng.Fill(MutableByteSpan(id.data() + kClock, id.size() - kClock));
   return id;
 }
 
@@ -1474,6 +1475,7 @@ void Service::DeliverServerNotice(const AccountId& account, Bytes content, Bytes
   };
   auto stored = std::make_shared<std::vector<Stored>>();
   const int64_t now = NowMs();
+  const size_t bytes = content.size();  // per device: the batch bound counts one
   db_.Submit(
       [this, account, content = std::move(content), key = std::move(key), now,
        stored](Storage& s) -> Result<void> {
@@ -1519,7 +1521,8 @@ void Service::DeliverServerNotice(const AccountId& account, Bytes content, Bytes
         if (done) {
           done(std::move(r));
         }
-      });
+      },
+      bytes);
 }
 
 // --- Maintenance -------------------------------------------------------------------------------

@@ -7,8 +7,8 @@
 
 namespace holdfast {
 
-// Linux keeps 15 bytes of a name; longer names are cut to that. Never fails: a thread that
-// cannot be named keeps its old name.
+// NameThisThread names the calling thread. Linux keeps 15 bytes of a name; longer names
+// are cut to that. Never fails: a thread that cannot be named keeps its old name.
 void NameThisThread(const std::string& name);
 
 // ThisThreadName is the calling thread's name ("" if it cannot be read).

@@ -40,11 +40,13 @@ class Database {
   // CommitObserver is told the size and duration of every batch (for metrics).
   using CommitObserver = std::function<void(size_t items, double seconds)>;
 
-  // A batch takes at most kDefaultMaxBatch items, and stops taking them once their declared
-  // bytes reach kDefaultMaxBatchBytes (an item larger than that runs in a batch of its own).
-  // The item bound is what a backlog of small envelopes meets: 4096 share one fsync and touch
-  // each queue's index pages once. The byte bound keeps a flood of 256 KiB envelopes from
-  // making one transaction (and the WAL) a gigabyte long.
+  // kDefaultMaxBatch and kDefaultMaxBatchBytes bound a batch: it takes at most 4096 items,
+  // and never more declared bytes than 32 MiB, except that an item declaring more runs first
+  // in a batch of its own (items declaring none still join a full one). Bytes are declared
+  // by the work that writes envelopes (sends, notices). The item bound is what a backlog of
+  // small envelopes meets: 4096 share one fsync and touch each queue's index pages once. The
+  // byte bound keeps a flood of 256 KiB envelopes from making one transaction (and the WAL)
+  // a gigabyte long.
   static constexpr size_t kDefaultMaxBatch = 4096;
   static constexpr size_t kDefaultMaxBatchBytes = size_t{32} << 20;
 

@@ -26,6 +26,9 @@ inline constexpr size_t kMaxFrameBytes = kMaxDevicesPerAccount * kDefaultMaxEnve
 // Sizes of the fixed-length fields.
 inline constexpr size_t kAccountIdBytes = 16;
 inline constexpr size_t kEnvelopeIdBytes = 16;
+// kEnvelopeIdClockBytes is how much of a message envelope's id is the server's millisecond
+// clock (big-endian); the rest is random. A notice's id is derived instead (docs/wire.md).
+inline constexpr size_t kEnvelopeIdClockBytes = 6;
 inline constexpr size_t kAccessKeyBytes = 16;
 inline constexpr size_t kMinCredentialBytes = 32;
 inline constexpr size_t kMaxCredentialBytes = 64;
