@@ -8,26 +8,25 @@
 namespace holdfast {
 namespace {
 
-TEST(ThreadNameTest, NamesTheCallingThreadOnly) {
-  const std::string before = ThisThreadName();
-  std::string inside;
+// NamedInNewThread names a new thread `name` and returns the name it then reads back.
+std::string NamedInNewThread(const std::string& name) {
+  std::string read_back;
   std::thread t([&] {
-    NameThisThread("hf-test");
-    inside = ThisThreadName();
+    NameThisThread(name);
+    read_back = ThisThreadName();
   });
   t.join();
-  EXPECT_EQ(inside, "hf-test");
+  return read_back;
+}
+
+TEST(ThreadNameTest, NamesTheCallingThreadOnly) {
+  const std::string before = ThisThreadName();
+  EXPECT_EQ(NamedInNewThread("hf-test"), "hf-test");
   EXPECT_EQ(ThisThreadName(), before);
 }
 
 TEST(ThreadNameTest, CutsLongNamesToFifteenBytes) {
-  std::string inside;
-  std::thread t([&] {
-    NameThisThread("hf-a-name-far-too-long-for-linux");
-    inside = ThisThreadName();
-  });
-  t.join();
-  EXPECT_EQ(inside, "hf-a-name-far-t");
+  EXPECT_EQ(NamedInNewThread("hf-a-name-far-too-long-for-linux"), "hf-a-name-far-t");
 }
 
 }  // namespace
