@@ -250,6 +250,10 @@ void Daemon::Stop() {
   impl_->disclosure->Stop();
   impl_->server->Stop();
   impl_->db->Stop();
+  // The workers' jobs hold connections. The last of them must be let go while the server
+  // (whose io_contexts own the WebSocket service) still exists: a job finishing during the
+  // server's destruction destroyed its connection on freed memory.
+  impl_->service->StopWorkers();
   impl_->log->Info("server.stopped", {LogField::Int("commit_batches", impl_->db->Stats().batches)});
 }
 

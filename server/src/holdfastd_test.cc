@@ -679,6 +679,28 @@ TEST_F(Registration, WrongCodesAreCountedAndTheLimitHolds) {
   EXPECT_EQ(StatusFor(c, VerifyRequest(phone, fresh, RandomBytes(32), 77)), pb::INVALID_CODE);
 }
 
+// A stop while credentials are being hashed. Each hashing job holds its connection, and
+// must let it go before the server (whose io_contexts own the WebSocket service) is
+// destroyed: holdfastd used to crash on its way out when a job ended after that.
+TEST_F(Registration, StopsCleanlyWhileCredentialsAreBeingHashed) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  const std::string phone = "+14155553100";
+  auto c = Connect();
+  ASSERT_EQ(StatusFor(c, RegisterRequest(phone)), pb::OK);
+  // Every verify hashes its credential before the code is checked: these queue up behind
+  // the pool's threads, far longer than the stop takes.
+  constexpr int kVerifies = 100;
+  for (int i = 0; i < kVerifies; ++i) {
+    pb::Frame f;
+    *f.mutable_request() = VerifyRequest(phone, "000000", RandomBytes(32), 1);
+    f.mutable_request()->set_id(1000 + static_cast<uint64_t>(i));
+    ASSERT_TRUE(c->SendBytes(wire::EncodeFrame(f)).ok());
+  }
+  ASSERT_EQ(Call(c, ServerInfoRequest()).status(), pb::OK);  // all of them have been read
+  c.reset();  // gone, so the stop need not wait for it to close
+  EXPECT_EQ(StopServer(), 0) << "holdfastd did not exit cleanly on SIGTERM";
+}
+
 TEST_F(Registration, ReRegistrationKeepsTheAccountAndDropsTheOldDevice) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
   Device first = Register("+14155550102");

@@ -208,6 +208,11 @@ Service::Service(const ServerConfig& config, const Clock& clock, Rng& rng, Datab
 
 Service::~Service() = default;
 
+void Service::StopWorkers() {
+  hashers_->Stop();
+  code_senders_->Stop();
+}
+
 int64_t Service::NowMs() const { return ToUnixMillis(clock_.Now()); }
 
 Result<void> Service::Startup() {

@@ -26,15 +26,21 @@ class WorkerPool {
       });
     }
   }
-  // The destructor runs the jobs already posted, then joins.
-  ~WorkerPool() {
+  // The destructor runs Stop.
+  ~WorkerPool() { Stop(); }
+
+  // Stop runs the jobs already posted (and those they post), then joins the threads. A job
+  // posted later never runs: it is destroyed with the pool. Idempotent; not from a job.
+  void Stop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
     }
     cv_.notify_all();
     for (auto& t : threads_) {
-      t.join();
+      if (t.joinable()) {
+        t.join();
+      }
     }
   }
   WorkerPool(const WorkerPool&) = delete;

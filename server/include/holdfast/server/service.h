@@ -122,6 +122,11 @@ class Service {
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
+  // StopWorkers runs the credential-hashing and code-sending jobs already posted, then joins
+  // their threads. Call it once the server and the database have stopped, before the server
+  // is destroyed: a job releases its connection when it ends.
+  void StopWorkers();
+
   // Startup closes IP records left open by an earlier run (its connections are gone).
   Result<void> Startup();
 
