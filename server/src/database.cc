@@ -85,10 +85,10 @@ void Database::Loop() {
       if (queue_.empty()) {
         return;  // stopping, and everything submitted has run
       }
-      size_t bytes = 0;
+      size_t room = max_batch_bytes_;  // declared bytes the batch may still take
       while (!queue_.empty() && batch.size() < max_batch_ &&
-             (batch.empty() || queue_.front().bytes <= max_batch_bytes_ - bytes)) {
-        bytes += std::min(queue_.front().bytes, max_batch_bytes_ - bytes);
+             (batch.empty() || queue_.front().bytes <= room)) {
+        room -= std::min(queue_.front().bytes, room);
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

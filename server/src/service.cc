@@ -1099,6 +1099,7 @@ void Service::HandleSend(const std::shared_ptr<Peer>& peer, const pb::Request& r
     Envelope envelope;
   };
   std::vector<Item> items;
+  size_t bytes = 0;  // for the batch's byte bound
   for (const auto& m : req.messages()) {
     Item it{m.device_id(), m.registration_id(), {}};
     it.envelope.id = NewEnvelopeId(now, rng_);
@@ -1110,6 +1111,7 @@ void Service::HandleSend(const std::shared_ptr<Peer>& peer, const pb::Request& r
     it.envelope.client_timestamp = req.timestamp();
     it.envelope.server_timestamp = now;
     it.envelope.content = ToBytes(AsBytes(m.content()));
+    bytes += it.envelope.content.size();
     items.push_back(std::move(it));
   }
   const Bytes access_key = ToBytes(AsBytes(req.unidentified_access_key()));
@@ -1120,10 +1122,6 @@ void Service::HandleSend(const std::shared_ptr<Peer>& peer, const pb::Request& r
   // With one envelope, its insert is the item's only write and its last statement (every
   // refusal comes before it): no savepoint is needed.
   const auto submit = items.size() == 1 ? &Database::SubmitOneWrite : &Database::Submit;
-  size_t bytes = 0;
-  for (const Item& it : items) {
-    bytes += it.envelope.content.size();
-  }
 
   (db_.*submit)(
       [this, out, items = std::move(items), named = std::move(named), destination, sealed,

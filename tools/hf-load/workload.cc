@@ -1,7 +1,6 @@
 #include "workload.h"
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -22,17 +21,10 @@ namespace holdfast::load {
 
 namespace {
 
-// EnvelopeKey is an envelope id as a set key: 16 bytes inline, where a std::string would
-// allocate (ids are one byte past its inline capacity). An id's last 8 bytes are random (its
-// first 6 are the server's clock), so they hash well.
-using EnvelopeKey = std::array<uint8_t, wire::kEnvelopeIdBytes>;
-struct EnvelopeKeyHash {
-  size_t operator()(const EnvelopeKey& k) const {
-    size_t h = 0;
-    std::memcpy(&h, k.data() + k.size() - sizeof(h), sizeof(h));
-    return h;
-  }
-};
+// Envelope ids are kept as wire::EnvelopeId, 16 bytes inline, where a std::string would
+// allocate (ids are one byte past its inline capacity).
+using wire::EnvelopeId;
+using wire::EnvelopeIdHash;
 
 constexpr size_t kAckBatch = 64;
 constexpr std::chrono::milliseconds kAckDelay{5};
@@ -221,9 +213,9 @@ struct Pair {
   // Receiver side.
   std::vector<uint8_t> seen;  // by sequence number
   uint32_t unique = 0;
-  std::unordered_set<EnvelopeKey, EnvelopeKeyHash> unconfirmed;  // received, ack not answered
-  std::unordered_set<EnvelopeKey, EnvelopeKeyHash> confirmed;    // ack answered OK
-  std::vector<EnvelopeKey> ack_batch;
+  std::unordered_set<EnvelopeId, EnvelopeIdHash> unconfirmed;  // received, ack not answered
+  std::unordered_set<EnvelopeId, EnvelopeIdHash> confirmed;    // ack answered OK
+  std::vector<EnvelopeId> ack_batch;
   asio::steady_timer ack_timer;
   uint64_t ack_timer_generation = 0;
   bool ack_timer_armed = false;
@@ -622,7 +614,7 @@ class PairWorkload {
       env_.counters().Error(ErrorKind::kBadFrame, "an envelope id of the wrong size");
       return;
     }
-    EnvelopeKey id;
+    EnvelopeId id;
     std::memcpy(id.data(), e.id().data(), id.size());
     const auto header = ParseContent(AsBytes(e.content()));
     if (env_.received_log().enabled()) {
@@ -687,7 +679,7 @@ class PairWorkload {
     Pump(p);
   }
 
-  void QueueAck(Pair& p, const EnvelopeKey& id) {
+  void QueueAck(Pair& p, const EnvelopeId& id) {
     p.ack_batch.push_back(id);
     ++pending_ack_ids_;
     if (p.ack_batch.size() >= kAckBatch) {
@@ -713,7 +705,7 @@ class PairWorkload {
     if (p.ack_batch.empty()) {
       return;
     }
-    auto ids = std::make_shared<std::vector<EnvelopeKey>>(std::move(p.ack_batch));
+    auto ids = std::make_shared<std::vector<EnvelopeId>>(std::move(p.ack_batch));
     p.ack_batch.clear();
     pending_ack_ids_ -= ids->size();
     if (!p.receiver->authenticated()) {
@@ -722,7 +714,7 @@ class PairWorkload {
     // What the log says was received is on disk before the server may delete it.
     env_.received_log().Flush();
     pb::Request r;
-    for (const EnvelopeKey& id : *ids) {
+    for (const EnvelopeId& id : *ids) {
       r.mutable_ack()->add_envelope_ids(reinterpret_cast<const char*>(id.data()), id.size());
     }
     if (!p.receiver->Send(std::move(r), [this, &p, ids](const pb::Response* response) {
@@ -737,7 +729,7 @@ class PairWorkload {
                 std::string(wire::StatusName(response->status())) + ": " + response->message());
             return;
           }
-          for (const EnvelopeKey& id : *ids) {
+          for (const EnvelopeId& id : *ids) {
             p.unconfirmed.erase(id);
             p.confirmed.insert(id);
           }

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -41,15 +42,8 @@ struct TokenBucket {
   bool Take(const RateLimit& limit, int64_t now_ms);
 };
 
-// EnvelopeIdHash hashes envelope ids by their last 8 bytes, which are random (the first 6 are
-// the server's clock).
-struct EnvelopeIdHash {
-  size_t operator()(const EnvelopeId& id) const {
-    size_t h = 0;
-    std::memcpy(&h, id.data() + id.size() - sizeof(h), sizeof(h));
-    return h;
-  }
-};
+static_assert(std::is_same_v<EnvelopeId, wire::EnvelopeId>, "storage and wire ids differ");
+using wire::EnvelopeIdHash;
 
 // DeviceAddress names one device of one account: the key of the connection registry and of
 // the queue depths. Account ids are random, so their first bytes hash well.

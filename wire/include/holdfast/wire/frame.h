@@ -3,8 +3,10 @@
 #ifndef HOLDFAST_WIRE_FRAME_H_
 #define HOLDFAST_WIRE_FRAME_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include "holdfast/common/bytes.h"
@@ -29,6 +31,17 @@ inline constexpr size_t kEnvelopeIdBytes = 16;
 // kEnvelopeIdClockBytes is how much of a message envelope's id is the server's millisecond
 // clock (big-endian); the rest is random. A notice's id is derived instead (docs/wire.md).
 inline constexpr size_t kEnvelopeIdClockBytes = 6;
+// EnvelopeId is an envelope id held inline, as a set or map key.
+using EnvelopeId = std::array<uint8_t, kEnvelopeIdBytes>;
+// EnvelopeIdHash hashes an id by its last 8 bytes, which are random in every id (a message
+// id starts with the clock; a notice id is a hash).
+struct EnvelopeIdHash {
+  size_t operator()(const EnvelopeId& id) const {
+    size_t h = 0;
+    std::memcpy(&h, id.data() + id.size() - sizeof(h), sizeof(h));
+    return h;
+  }
+};
 inline constexpr size_t kAccessKeyBytes = 16;
 inline constexpr size_t kMinCredentialBytes = 32;
 inline constexpr size_t kMaxCredentialBytes = 64;
