@@ -215,6 +215,10 @@ uint64_t SqliteDb::Changes() const {
   return db_ == nullptr ? 0 : static_cast<uint64_t>(sqlite3_changes64(db_));
 }
 
+int64_t SqliteDb::LastInsertRowid() const {
+  return db_ == nullptr ? 0 : sqlite3_last_insert_rowid(db_);
+}
+
 Result<void> SqliteDb::Exec(std::string_view sql) {
   const std::string s(sql);
   const int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, nullptr);

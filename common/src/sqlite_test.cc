@@ -61,6 +61,24 @@ class SqliteTest : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
+TEST_F(SqliteTest, LastInsertRowidIsTheRowTheLastInsertMade) {
+  auto db = SqliteDb::Open(DbPath());
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB)").ok());
+  ASSERT_TRUE(db->Exec("INSERT INTO t (id, body) VALUES (41, x'00')").ok());
+  EXPECT_EQ(db->LastInsertRowid(), 41);
+  auto insert = db->Prepare("INSERT INTO t (body) VALUES (?1)");
+  ASSERT_TRUE(insert.ok());
+  for (int64_t want = 42; want < 45; ++want) {
+    ASSERT_TRUE(insert->BindBlob(1, ByteSpan()).ok());
+    ASSERT_TRUE(insert->Run().ok());
+    EXPECT_EQ(db->LastInsertRowid(), want);
+  }
+  // A failed insert (here a duplicate key) leaves it at the last row made.
+  EXPECT_FALSE(db->Exec("INSERT INTO t (id, body) VALUES (42, x'00')").ok());
+  EXPECT_EQ(db->LastInsertRowid(), 44);
+}
+
 TEST_F(SqliteTest, TheWriterLeavesCheckpointsToTheThread) {
   // A thread that never wakes: whatever reaches the main file, the writer put there.
   auto db = OpenWriter({.wake_pages = 1 << 29, .limit_pages = 1 << 29});

@@ -587,7 +587,7 @@ class SqliteStorage final : public Storage,
                                             "INSERT INTO envelopes (account, device, id, type, "
                                             "source_account, source_device, client_ts, "
                                             "server_ts, content) VALUES (?1, ?2, ?3, ?4, ?5, "
-                                            "?6, ?7, ?8, ?9) RETURNING seq"));
+                                            "?6, ?7, ?8, ?9)"));
     Query q(s);
     HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
     HF_RETURN_IF_ERROR(q->BindInt64(2, device));
@@ -598,14 +598,8 @@ class SqliteStorage final : public Storage,
     HF_RETURN_IF_ERROR(q->BindInt64(7, e.client_timestamp));
     HF_RETURN_IF_ERROR(q->BindInt64(8, e.server_timestamp));
     HF_RETURN_IF_ERROR(q->BindBlob(9, e.content));
-    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
-    if (!row) {
-      return Error{ErrorCode::kStorageFailure, "insert returned no sequence number"};
-    }
-    const auto seq = static_cast<uint64_t>(q->ColumnInt64(0));
-    HF_ASSIGN_OR_RETURN(const bool more, q->Step());
-    (void)more;
-    return seq;
+    HF_RETURN_IF_ERROR(q->Run());
+    return static_cast<uint64_t>(db_.LastInsertRowid());  // seq is the rowid
   }
   Result<uint64_t> Count(const AccountId& id, uint32_t device) override {
     HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kCountEnvelopes,
@@ -686,22 +680,15 @@ class SqliteStorage final : public Storage,
   Result<uint64_t> Open(const IpRecord& r) override {
     HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kOpenIp,
                                             "INSERT INTO ip_records (account, device, ip, port, "
-                                            "start_ms, end_ms) VALUES (?1, ?2, ?3, ?4, ?5, NULL) "
-                                            "RETURNING id"));
+                                            "start_ms, end_ms) VALUES (?1, ?2, ?3, ?4, ?5, NULL)"));
     Query q(s);
     HF_RETURN_IF_ERROR(q->BindBlob(1, Span(r.account)));
     HF_RETURN_IF_ERROR(q->BindInt64(2, r.device));
     HF_RETURN_IF_ERROR(q->BindText(3, r.ip));
     HF_RETURN_IF_ERROR(q->BindInt64(4, r.port));
     HF_RETURN_IF_ERROR(q->BindInt64(5, r.start_ms));
-    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
-    if (!row) {
-      return Error{ErrorCode::kStorageFailure, "insert returned no id"};
-    }
-    const auto record_id = static_cast<uint64_t>(q->ColumnInt64(0));
-    HF_ASSIGN_OR_RETURN(const bool more, q->Step());
-    (void)more;
-    return record_id;
+    HF_RETURN_IF_ERROR(q->Run());
+    return static_cast<uint64_t>(db_.LastInsertRowid());  // id is the rowid
   }
   Result<void> Close(uint64_t record_id, int64_t end_ms) override {
     HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kCloseIp,

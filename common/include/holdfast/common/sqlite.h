@@ -42,6 +42,10 @@ class SqliteDb {
   bool InTransaction() const;
   // Changes is the number of rows the last INSERT, UPDATE or DELETE changed.
   uint64_t Changes() const;
+  // LastInsertRowid is the rowid (the INTEGER PRIMARY KEY) of the row the last successful
+  // INSERT on this connection made. Cheaper than INSERT ... RETURNING, which SQLite runs by
+  // collecting the returned rows in a temporary b-tree opened and closed for each statement.
+  int64_t LastInsertRowid() const;
 
   // CheckpointInBackground moves this connection's WAL checkpoints to a thread of their own,
   // with a second connection to the same file. SQLite's automatic checkpoint runs inside the
