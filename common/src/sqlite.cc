@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "holdfast/common/thread_name.h"
+#include "sqlite_wal_buffer.h"
 
 namespace holdfast {
 namespace {
@@ -35,8 +36,10 @@ void ConfigureOnce() {
 Result<SqliteDb> SqliteDb::Open(const std::string& path, int page_size) {
   ConfigureOnce();
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  // The WAL-gathering VFS relies on every commit syncing the WAL: synchronous=FULL, below.
+  const int rc = sqlite3_open_v2(path.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 WalBufferVfs());
   SqliteDb out(db);  // closes `db` even when opening failed
   if (rc != SQLITE_OK) {
     return Error{ErrorCode::kStorageFailure, "cannot open database"};

@@ -2,11 +2,15 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <thread>
+
+#include "sqlite_wal_buffer.h"
 
 namespace holdfast {
 namespace {
@@ -77,6 +81,75 @@ TEST_F(SqliteTest, LastInsertRowidIsTheRowTheLastInsertMade) {
   // A failed insert (here a duplicate key) leaves it at the last row made.
   EXPECT_FALSE(db->Exec("INSERT INTO t (id, body) VALUES (42, x'00')").ok());
   EXPECT_EQ(db->LastInsertRowid(), 44);
+}
+
+TEST_F(SqliteTest, ACommitReachesTheWalInOneWriteAndOtherConnectionsSeeIt) {
+  ASSERT_NE(WalBufferVfs(), nullptr);  // Debian's SQLite: the default VFS is the Unix one
+  auto db = SqliteDb::Open(DbPath());
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok());
+  auto reader = SqliteDb::Open(DbPath());
+  ASSERT_TRUE(reader.ok());
+  for (int i = 1; i <= 3; ++i) {
+    const SqliteWalWrites before = SqliteWalWriteCounts();
+    Write(*db, 1, 20);  // about 20 pages, under 100 KiB: a header and a page each
+    const SqliteWalWrites after = SqliteWalWriteCounts();
+    EXPECT_GE(after.asked - before.asked, 40u);
+    EXPECT_LE(after.made - before.made, 2u);  // the frames, and at most a WAL header apart
+    EXPECT_EQ(Count(*reader), 20 * i);        // in the file once the commit returns
+  }
+}
+
+TEST_F(SqliteTest, TheWalBufferKeepsSpillsRollbacksAndLargeTransactionsRight) {
+  auto db = SqliteDb::Open(DbPath());
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok());
+  // A small page cache makes SQLite write pages to the WAL before the commit and read them
+  // back from it within the transaction; 600 pages is more than the buffer holds.
+  ASSERT_TRUE(db->Exec("PRAGMA cache_size=10").ok());
+  ASSERT_TRUE(db->Exec("BEGIN").ok());
+  auto insert = db->Prepare("INSERT INTO t (body) VALUES (randomblob(3900))");
+  ASSERT_TRUE(insert.ok());
+  for (int j = 0; j < 300; ++j) {
+    ASSERT_TRUE(insert->Run().ok());
+  }
+  EXPECT_EQ(Count(*db), 300);
+  ASSERT_TRUE(db->Exec("ROLLBACK").ok());
+  // The next transaction writes over the frames the rollback dropped.
+  Write(*db, 1, 600);
+  auto sum = db->Prepare("SELECT sum(length(body)) FROM t");
+  ASSERT_TRUE(sum.ok());
+  ASSERT_TRUE(sum->Step().ok());
+  EXPECT_EQ(sum->ColumnInt64(0), 600 * 3900);
+  auto reader = SqliteDb::Open(DbPath());
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ(Count(*reader), 600);
+  ASSERT_TRUE(reader->Exec("PRAGMA integrity_check").ok());
+}
+
+TEST_F(SqliteTest, ACrashLosesOnlyWhatWasNotCommitted) {
+  const pid_t child = ::fork();
+  ASSERT_NE(child, -1);
+  if (child == 0) {
+    // Commits 20 transactions, then dies mid-transaction with frames still in the buffer
+    // and without closing anything.
+    auto db = SqliteDb::Open(DbPath());
+    bool ok = db.ok() && db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok();
+    for (int i = 0; ok && i < 20; ++i) {
+      ok = db->Exec("BEGIN; INSERT INTO t (body) VALUES (randomblob(3900)), "
+                    "(randomblob(3900)); COMMIT").ok();
+    }
+    ok = ok && db->Exec("BEGIN; INSERT INTO t (body) VALUES (randomblob(3900))").ok();
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_GT(Size("-wal"), 0u);  // nothing was checkpointed: recovery reads the WAL
+  auto db = SqliteDb::Open(DbPath());
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(Count(*db), 40);
+  ASSERT_TRUE(db->Exec("PRAGMA integrity_check").ok());
 }
 
 TEST_F(SqliteTest, TheWriterLeavesCheckpointsToTheThread) {
