@@ -136,8 +136,10 @@ TEST_F(SqliteTest, ACrashLosesOnlyWhatWasNotCommitted) {
     auto db = SqliteDb::Open(DbPath());
     bool ok = db.ok() && db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok();
     for (int i = 0; ok && i < 20; ++i) {
-      ok = db->Exec("BEGIN; INSERT INTO t (body) VALUES (randomblob(3900)), "
-                    "(randomblob(3900)); COMMIT").ok();
+      ok = db->Exec(
+                 "BEGIN; INSERT INTO t (body) VALUES (randomblob(3900)), "
+                 "(randomblob(3900)); COMMIT")
+               .ok();
     }
     ok = ok && db->Exec("BEGIN; INSERT INTO t (body) VALUES (randomblob(3900))").ok();
     ::_exit(ok ? 0 : 1);

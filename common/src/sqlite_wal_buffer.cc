@@ -82,8 +82,8 @@ int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset
   }
   writes_asked.fetch_add(1, std::memory_order_relaxed);
   const auto n = static_cast<size_t>(amount);
-  if (f->held > 0 && (offset != f->at + static_cast<sqlite3_int64>(f->held) ||
-                      f->held + n > kBufferBytes)) {
+  if (f->held > 0 &&
+      (offset != f->at + static_cast<sqlite3_int64>(f->held) || f->held + n > kBufferBytes)) {
     if (const int rc = Flush(f); rc != SQLITE_OK) {
       return rc;
     }
@@ -127,7 +127,9 @@ int FileSize(sqlite3_file* file, sqlite3_int64* size) {
   return RealMethods(f)->xFileSize(f->real, size);
 }
 
-int Lock(sqlite3_file* file, int level) { return RealMethods(Of(file))->xLock(Of(file)->real, level); }
+int Lock(sqlite3_file* file, int level) {
+  return RealMethods(Of(file))->xLock(Of(file)->real, level);
+}
 
 int Unlock(sqlite3_file* file, int level) {
   return RealMethods(Of(file))->xUnlock(Of(file)->real, level);
