@@ -54,6 +54,14 @@ class SqliteTest : public ::testing::Test {
     }
   }
 
+  static std::string IntegrityCheck(SqliteDb& db) {
+    auto check = db.Prepare("PRAGMA integrity_check");
+    EXPECT_TRUE(check.ok());
+    auto row = check->Step();
+    EXPECT_TRUE(row.ok() && *row);
+    return check->ColumnText(0);
+  }
+
   static int64_t Count(SqliteDb& db) {
     auto count = db.Prepare("SELECT count(*) FROM t");
     EXPECT_TRUE(count.ok());
@@ -84,9 +92,9 @@ TEST_F(SqliteTest, LastInsertRowidIsTheRowTheLastInsertMade) {
 }
 
 TEST_F(SqliteTest, ACommitReachesTheWalInOneWriteAndOtherConnectionsSeeIt) {
-  ASSERT_NE(WalBufferVfs(), nullptr);  // Debian's SQLite: the default VFS is the Unix one
   auto db = SqliteDb::Open(DbPath());
   ASSERT_TRUE(db.ok());
+  ASSERT_NE(WalBufferVfs(), nullptr);  // Debian's SQLite: the default VFS is the Unix one
   ASSERT_TRUE(db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok());
   auto reader = SqliteDb::Open(DbPath());
   ASSERT_TRUE(reader.ok());
@@ -124,24 +132,61 @@ TEST_F(SqliteTest, TheWalBufferKeepsSpillsRollbacksAndLargeTransactionsRight) {
   auto reader = SqliteDb::Open(DbPath());
   ASSERT_TRUE(reader.ok());
   EXPECT_EQ(Count(*reader), 600);
-  ASSERT_TRUE(reader->Exec("PRAGMA integrity_check").ok());
+  EXPECT_EQ(IntegrityCheck(*reader), "ok");
+}
+
+TEST_F(SqliteTest, FramesOfARolledBackTransactionNeverLandOnAnotherConnections) {
+  auto a = SqliteDb::Open(DbPath());
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(a->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok());
+  ASSERT_TRUE(a->Exec("PRAGMA cache_size=10").ok());
+  // A spills about 25 pages to the WAL (fewer than its buffer holds) and rolls back.
+  ASSERT_TRUE(a->Exec("BEGIN").ok());
+  auto insert = a->Prepare("INSERT INTO t (body) VALUES (randomblob(3900))");
+  ASSERT_TRUE(insert.ok());
+  for (int j = 0; j < 25; ++j) {
+    ASSERT_TRUE(insert->Run().ok());
+  }
+  ASSERT_TRUE(a->Exec("ROLLBACK").ok());
+  // B commits frames at the same place in the WAL; A then reads, which would write out
+  // anything A still held over them.
+  auto b = SqliteDb::Open(DbPath());
+  ASSERT_TRUE(b.ok());
+  Write(*b, 1, 20);
+  EXPECT_EQ(Count(*a), 20);
+  auto c = SqliteDb::Open(DbPath());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(Count(*c), 20);
+  EXPECT_EQ(IntegrityCheck(*c), "ok");
+  auto sum = c->Prepare("SELECT sum(length(body)) FROM t");
+  ASSERT_TRUE(sum.ok());
+  ASSERT_TRUE(sum->Step().ok());
+  EXPECT_EQ(sum->ColumnInt64(0), 20 * 3900);
 }
 
 TEST_F(SqliteTest, ACrashLosesOnlyWhatWasNotCommitted) {
   const pid_t child = ::fork();
   ASSERT_NE(child, -1);
   if (child == 0) {
-    // Commits 20 transactions, then dies mid-transaction with frames still in the buffer
-    // and without closing anything.
+    // Commits 20 transactions, then dies without closing anything in the middle of one
+    // whose pages a small cache spilled to the WAL, some still in the buffer.
     auto db = SqliteDb::Open(DbPath());
-    bool ok = db.ok() && db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok();
+    bool ok = db.ok() && db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok() &&
+              db->Exec("PRAGMA cache_size=10").ok();
     for (int i = 0; ok && i < 20; ++i) {
       ok = db->Exec(
                  "BEGIN; INSERT INTO t (body) VALUES (randomblob(3900)), "
                  "(randomblob(3900)); COMMIT")
                .ok();
     }
-    ok = ok && db->Exec("BEGIN; INSERT INTO t (body) VALUES (randomblob(3900))").ok();
+    const SqliteWalWrites before = SqliteWalWriteCounts();
+    ok = ok && db->Exec("BEGIN").ok();
+    for (int j = 0; ok && j < 40; ++j) {
+      ok = db->Exec("INSERT INTO t (body) VALUES (randomblob(3900))").ok();
+    }
+    const SqliteWalWrites after = SqliteWalWriteCounts();
+    // Spilled frames were asked for, and some of them are still held.
+    ok = ok && after.asked - before.asked > 2 * (after.made - before.made);
     ::_exit(ok ? 0 : 1);
   }
   int status = 0;
@@ -151,7 +196,7 @@ TEST_F(SqliteTest, ACrashLosesOnlyWhatWasNotCommitted) {
   auto db = SqliteDb::Open(DbPath());
   ASSERT_TRUE(db.ok());
   EXPECT_EQ(Count(*db), 40);
-  ASSERT_TRUE(db->Exec("PRAGMA integrity_check").ok());
+  EXPECT_EQ(IntegrityCheck(*db), "ok");
 }
 
 TEST_F(SqliteTest, TheWriterLeavesCheckpointsToTheThread) {

@@ -5,12 +5,20 @@
 // cache, and every page write straddles two pages of the file. Here the writes to a WAL file
 // that follow each other are held in a buffer and reach the file in one write: before the
 // file is synced, read, truncated, sized, asked a file control or closed, before a write
-// elsewhere in the file, and whenever the buffer is full. Nothing else changes: SQLite writes
-// nothing to the database file through here that it does not write itself, and it syncs the
-// WAL at every commit (synchronous=FULL, which SqliteDb::Open sets) before the commit is
-// visible to any reader, so a commit's frames are in the file by then. Frames still held in
-// the buffer when the process dies were never synced, so never committed: SQLite's recovery
-// treats them as it treats frames the kernel never wrote.
+// elsewhere in the file, when the buffer is full, and before the connection lets go of the
+// WAL's write lock or publishes a new WAL index header (the database file's xShmLock and
+// xShmBarrier, which is why a WAL file is linked to its database file). So every byte SQLite
+// writes reaches the file while the connection still holds the write lock, as it would
+// without the buffer, and before any other connection can see or overwrite those frames; a
+// commit under synchronous=FULL (which SqliteDb::Open sets) syncs its frames before it is
+// visible. Frames still held when the process dies were never synced, so never committed:
+// SQLite's recovery treats them as it treats frames the kernel never wrote.
+//
+// A flush that fails before a read, size, truncate or file control returns SQLITE_IOERR_WRITE,
+// which makes SQLite roll back the whole transaction; one before a write or a sync fails that
+// write or sync, as SQLite's own write would have. A failure inside xShmLock or xShmBarrier
+// cannot be reported: under synchronous=FULL nothing is held there but frames of a
+// transaction rolled back.
 #include "sqlite_wal_buffer.h"
 
 #include <sqlite3.h>
@@ -18,6 +26,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <new>
 
@@ -40,7 +49,17 @@ struct File {
   uint8_t* buffer;  // kBufferBytes, made at the first write to a WAL file
   size_t held;      // bytes in `buffer`, which go at `at`
   sqlite3_int64 at;
+  const char* name;  // a main database's name, as SQLite passed it to xOpen
+  File* linked;      // a main database's WAL file, or a WAL file's main database
 };
+
+// Open main database files by the name pointer SQLite gave xOpen: sqlite3_filename_database
+// of a WAL file's name returns that same pointer, which is how a WAL finds its database.
+std::mutex databases_mu;
+std::map<const char*, File*>& Databases() {
+  static auto* databases = new std::map<const char*, File*>;
+  return *databases;
+}
 
 constexpr size_t kFileBytes = (sizeof(File) + 15) & ~size_t{15};
 
@@ -58,8 +77,24 @@ int Flush(File* f) {
   return RealMethods(f)->xWrite(f->real, f->buffer, static_cast<int>(n), f->at);
 }
 
+// FlushBefore flushes before an operation other than a write or a sync, where SQLite would not
+// expect a write error: any failure becomes an I/O error, which rolls the transaction back.
+int FlushBefore(File* f) { return Flush(f) == SQLITE_OK ? SQLITE_OK : SQLITE_IOERR_WRITE; }
+
+void Unlink(File* f) {
+  std::lock_guard lock(databases_mu);
+  if (f->linked != nullptr) {
+    f->linked->linked = nullptr;
+    f->linked = nullptr;
+  }
+  if (!f->wal && f->name != nullptr) {
+    Databases().erase(f->name);
+  }
+}
+
 int Close(sqlite3_file* file) {
   File* f = Of(file);
+  Unlink(f);
   const int flushed = Flush(f);
   delete[] f->buffer;
   f->buffer = nullptr;
@@ -69,7 +104,7 @@ int Close(sqlite3_file* file) {
 
 int Read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
   File* f = Of(file);
-  if (const int rc = Flush(f); rc != SQLITE_OK) {
+  if (const int rc = FlushBefore(f); rc != SQLITE_OK) {
     return rc;
   }
   return RealMethods(f)->xRead(f->real, out, amount, offset);
@@ -105,7 +140,7 @@ int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset
 
 int Truncate(sqlite3_file* file, sqlite3_int64 size) {
   File* f = Of(file);
-  if (const int rc = Flush(f); rc != SQLITE_OK) {
+  if (const int rc = FlushBefore(f); rc != SQLITE_OK) {
     return rc;
   }
   return RealMethods(f)->xTruncate(f->real, size);
@@ -121,7 +156,7 @@ int Sync(sqlite3_file* file, int flags) {
 
 int FileSize(sqlite3_file* file, sqlite3_int64* size) {
   File* f = Of(file);
-  if (const int rc = Flush(f); rc != SQLITE_OK) {
+  if (const int rc = FlushBefore(f); rc != SQLITE_OK) {
     return rc;
   }
   return RealMethods(f)->xFileSize(f->real, size);
@@ -141,7 +176,7 @@ int CheckReservedLock(sqlite3_file* file, int* out) {
 
 int FileControl(sqlite3_file* file, int op, void* arg) {
   File* f = Of(file);
-  if (const int rc = Flush(f); rc != SQLITE_OK) {
+  if (const int rc = FlushBefore(f); rc != SQLITE_OK) {
     return rc;
   }
   return RealMethods(f)->xFileControl(f->real, op, arg);
@@ -159,11 +194,31 @@ int ShmMap(sqlite3_file* file, int region, int size, int extend, void volatile**
   return RealMethods(Of(file))->xShmMap(Of(file)->real, region, size, extend, out);
 }
 
-int ShmLock(sqlite3_file* file, int offset, int n, int flags) {
-  return RealMethods(Of(file))->xShmLock(Of(file)->real, offset, n, flags);
+// The WAL's write lock is the first of SQLite's WAL locks (WAL_WRITE_LOCK in wal.c).
+constexpr int kWalWriteLock = 0;
+
+// FlushLinkedWal writes what a database's WAL holds. Called on the connection's own thread,
+// which is the only one that uses either file.
+void FlushLinkedWal(File* db) {
+  if (db->linked != nullptr) {
+    (void)Flush(db->linked);  // see the top of this file
+  }
 }
 
-void ShmBarrier(sqlite3_file* file) { RealMethods(Of(file))->xShmBarrier(Of(file)->real); }
+int ShmLock(sqlite3_file* file, int offset, int n, int flags) {
+  File* f = Of(file);
+  if (offset == kWalWriteLock && (flags & SQLITE_SHM_UNLOCK) != 0 &&
+      (flags & SQLITE_SHM_EXCLUSIVE) != 0) {
+    FlushLinkedWal(f);
+  }
+  return RealMethods(f)->xShmLock(f->real, offset, n, flags);
+}
+
+void ShmBarrier(sqlite3_file* file) {
+  File* f = Of(file);
+  FlushLinkedWal(f);
+  RealMethods(f)->xShmBarrier(f->real);
+}
 
 int ShmUnmap(sqlite3_file* file, int delete_flag) {
   return RealMethods(Of(file))->xShmUnmap(Of(file)->real, delete_flag);
@@ -171,7 +226,7 @@ int ShmUnmap(sqlite3_file* file, int delete_flag) {
 
 int Fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) {
   File* f = Of(file);
-  if (const int rc = Flush(f); rc != SQLITE_OK) {
+  if (const int rc = FlushBefore(f); rc != SQLITE_OK) {
     *out = nullptr;
     return rc;
   }
@@ -222,6 +277,8 @@ int Open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, int*
   f->buffer = nullptr;
   f->held = 0;
   f->at = 0;
+  f->name = nullptr;
+  f->linked = nullptr;
   const int rc = Real(vfs)->xOpen(Real(vfs), name, f->real, flags, out_flags);
   const sqlite3_io_methods* real = f->real->pMethods;
   if (rc != SQLITE_OK || real == nullptr) {
@@ -232,6 +289,17 @@ int Open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, int*
   }
   const int version = real->iVersion < 1 ? 1 : (real->iVersion > 3 ? 3 : real->iVersion);
   f->base.pMethods = &kMethods[version - 1];
+  if (name != nullptr && (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)) != 0) {
+    std::lock_guard lock(databases_mu);
+    if (!f->wal) {
+      f->name = name;
+      Databases()[name] = f;
+    } else if (auto db = Databases().find(sqlite3_filename_database(name));
+               db != Databases().end() && db->second->linked == nullptr) {
+      f->linked = db->second;
+      db->second->linked = f;
+    }
+  }
   return SQLITE_OK;
 }
 
@@ -265,8 +333,9 @@ int CurrentTimeInt64(sqlite3_vfs* vfs, sqlite3_int64* out) {
 
 const char* Register() {
   sqlite3_vfs* real = sqlite3_vfs_find(nullptr);
-  // The default VFS of a Unix build is version 3; anything older or newer is left alone.
-  if (real == nullptr || real->iVersion < 2 || real->xCurrentTimeInt64 == nullptr) {
+  // Only SQLite's Unix VFS (version 3 here), whose write limit sized the buffer, is wrapped.
+  if (real == nullptr || real->iVersion < 2 || real->xCurrentTimeInt64 == nullptr ||
+      real->zName == nullptr || std::strncmp(real->zName, "unix", 4) != 0) {
     return nullptr;
   }
   static sqlite3_vfs vfs{};

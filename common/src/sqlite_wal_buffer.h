@@ -11,8 +11,8 @@ namespace holdfast {
 // or nullptr when SQLite's default VFS is not one it can wrap; then the default is used.
 const char* WalBufferVfs();
 
-// Counts for this process: the writes SQLite asked of WAL files opened through the VFS, and
-// the writes that reached the file system for them.
+// SqliteWalWrites counts, for this process, the writes SQLite asked of WAL files opened
+// through the VFS, and the writes that reached the file system for them.
 struct SqliteWalWrites {
   uint64_t asked = 0;
   uint64_t made = 0;
