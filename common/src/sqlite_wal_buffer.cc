@@ -6,8 +6,9 @@
 // that follow each other are held in a buffer and reach the file in one write: before the
 // file is synced, read, truncated, sized, asked a file control or closed, before a write
 // elsewhere in the file, when the buffer is full, and before the connection lets go of the
-// WAL's write lock or publishes a new WAL index header (the database file's xShmLock and
-// xShmBarrier, which is why a WAL file is linked to its database file). So every byte SQLite
+// WAL's write lock, publishes a new WAL index header or lowers its lock on the database file
+// (the database file's xShmLock, xShmBarrier and xUnlock, which is why a WAL file is linked to
+// its database file; one that cannot be linked is not buffered). So every byte SQLite
 // writes reaches the file while the connection still holds the write lock, as it would
 // without the buffer, and before any other connection can see or overwrite those frames; a
 // commit under synchronous=FULL (which SqliteDb::Open sets) syncs its frames before it is
@@ -16,8 +17,8 @@
 //
 // A flush that fails before a read, size, truncate or file control returns SQLITE_IOERR_WRITE,
 // which makes SQLite roll back the whole transaction; one before a write or a sync fails that
-// write or sync, as SQLite's own write would have. A failure inside xShmLock or xShmBarrier
-// cannot be reported: under synchronous=FULL nothing is held there but frames of a
+// write or sync, as SQLite's own write would have. A failure inside xShmLock, xShmBarrier or
+// xUnlock cannot be reported: under synchronous=FULL nothing is held there but frames of a
 // transaction rolled back.
 #include "sqlite_wal_buffer.h"
 
@@ -40,6 +41,7 @@ constexpr size_t kBufferBytes = 120 << 10;
 
 std::atomic<uint64_t> writes_asked{0};  // writes SQLite asked of WAL files
 std::atomic<uint64_t> writes_made{0};   // writes that reached the file system for them
+std::atomic<uint64_t> bytes_held{0};    // bytes in the buffers now
 
 // One open file: ours, then the default VFS's file object right after it.
 struct File {
@@ -73,6 +75,7 @@ int Flush(File* f) {
   }
   const size_t n = f->held;
   f->held = 0;
+  bytes_held.fetch_sub(n, std::memory_order_relaxed);
   writes_made.fetch_add(1, std::memory_order_relaxed);
   return RealMethods(f)->xWrite(f->real, f->buffer, static_cast<int>(n), f->at);
 }
@@ -80,6 +83,17 @@ int Flush(File* f) {
 // FlushBefore flushes before an operation other than a write or a sync, where SQLite would not
 // expect a write error: any failure becomes an I/O error, which rolls the transaction back.
 int FlushBefore(File* f) { return Flush(f) == SQLITE_OK ? SQLITE_OK : SQLITE_IOERR_WRITE; }
+
+// The WAL's write lock is the first of SQLite's WAL locks (WAL_WRITE_LOCK in wal.c).
+constexpr int kWalWriteLock = 0;
+
+// FlushLinkedWal writes what a database's WAL holds. Called on the connection's own thread,
+// which is the only one that uses either file.
+void FlushLinkedWal(File* db) {
+  if (db->linked != nullptr) {
+    (void)Flush(db->linked);  // see the top of this file
+  }
+}
 
 void Unlink(File* f) {
   std::lock_guard lock(databases_mu);
@@ -135,6 +149,7 @@ int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset
   }
   std::memcpy(f->buffer + f->held, data, n);
   f->held += n;
+  bytes_held.fetch_add(n, std::memory_order_relaxed);
   return SQLITE_OK;
 }
 
@@ -166,8 +181,13 @@ int Lock(sqlite3_file* file, int level) {
   return RealMethods(Of(file))->xLock(Of(file)->real, level);
 }
 
+// Unlock writes out the WAL before the database file's lock is lowered. With
+// locking_mode=EXCLUSIVE the WAL index lives in the connection's own memory and xShmLock is
+// never called; the database file's lock is then what keeps other connections out.
 int Unlock(sqlite3_file* file, int level) {
-  return RealMethods(Of(file))->xUnlock(Of(file)->real, level);
+  File* f = Of(file);
+  FlushLinkedWal(f);
+  return RealMethods(f)->xUnlock(f->real, level);
 }
 
 int CheckReservedLock(sqlite3_file* file, int* out) {
@@ -192,17 +212,6 @@ int DeviceCharacteristics(sqlite3_file* file) {
 // calls them only when the file's methods have that version, which ours copy from the real.
 int ShmMap(sqlite3_file* file, int region, int size, int extend, void volatile** out) {
   return RealMethods(Of(file))->xShmMap(Of(file)->real, region, size, extend, out);
-}
-
-// The WAL's write lock is the first of SQLite's WAL locks (WAL_WRITE_LOCK in wal.c).
-constexpr int kWalWriteLock = 0;
-
-// FlushLinkedWal writes what a database's WAL holds. Called on the connection's own thread,
-// which is the only one that uses either file.
-void FlushLinkedWal(File* db) {
-  if (db->linked != nullptr) {
-    (void)Flush(db->linked);  // see the top of this file
-  }
 }
 
 int ShmLock(sqlite3_file* file, int offset, int n, int flags) {
@@ -300,6 +309,9 @@ int Open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, int*
       db->second->linked = f;
     }
   }
+  // A WAL without its database file could not be written out at the lock release: it is
+  // written through unbuffered. SQLite's pager always opens the database first.
+  f->wal = f->wal && f->linked != nullptr;
   return SQLITE_OK;
 }
 
@@ -335,7 +347,7 @@ const char* Register() {
   sqlite3_vfs* real = sqlite3_vfs_find(nullptr);
   // Only SQLite's Unix VFS (version 3 here), whose write limit sized the buffer, is wrapped.
   if (real == nullptr || real->iVersion < 2 || real->xCurrentTimeInt64 == nullptr ||
-      real->zName == nullptr || std::strncmp(real->zName, "unix", 4) != 0) {
+      real->zName == nullptr || std::strcmp(real->zName, "unix") != 0) {
     return nullptr;
   }
   static sqlite3_vfs vfs{};
@@ -369,7 +381,8 @@ const char* WalBufferVfs() {
 
 SqliteWalWrites SqliteWalWriteCounts() {
   return SqliteWalWrites{writes_asked.load(std::memory_order_relaxed),
-                         writes_made.load(std::memory_order_relaxed)};
+                         writes_made.load(std::memory_order_relaxed),
+                         bytes_held.load(std::memory_order_relaxed)};
 }
 
 }  // namespace holdfast

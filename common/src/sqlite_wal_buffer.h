@@ -12,10 +12,12 @@ namespace holdfast {
 const char* WalBufferVfs();
 
 // SqliteWalWrites counts, for this process, the writes SQLite asked of WAL files opened
-// through the VFS, and the writes that reached the file system for them.
+// through the VFS, the writes that reached the file system for them, and the bytes the
+// buffers hold now.
 struct SqliteWalWrites {
   uint64_t asked = 0;
   uint64_t made = 0;
+  uint64_t held = 0;
 };
 SqliteWalWrites SqliteWalWriteCounts();
 

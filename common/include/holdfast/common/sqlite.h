@@ -26,9 +26,10 @@ class SqliteDb {
   // synchronous=FULL, so a committed transaction survives power loss. A non-zero
   // `page_size` applies to a database being created (SQLite fixes it in WAL mode).
   // The connection goes through a VFS that gathers each transaction's WAL writes into few
-  // (common/src/sqlite_wal_buffer.cc). It writes them out before every sync and before the
-  // WAL's write lock is released, so do not lower `synchronous` below FULL: a failed write
-  // is then reported by the commit's sync, where it would otherwise go unreported.
+  // (common/src/sqlite_wal_buffer.cc) and writes them out before every sync. Do not lower
+  // `synchronous` below FULL: a commit would then publish frames that are written out only
+  // while it is being published (xShmBarrier), where a failed write cannot be reported, and
+  // the commit would report success with frames missing.
   static Result<SqliteDb> Open(const std::string& path, int page_size = 0);
   SqliteDb(SqliteDb&&) noexcept;
   SqliteDb& operator=(SqliteDb&&) noexcept;
