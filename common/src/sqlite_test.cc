@@ -8,7 +8,9 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 
 #include "sqlite_wal_buffer.h"
 
@@ -41,33 +43,49 @@ class SqliteTest : public ::testing::Test {
     return ec ? 0 : n;
   }
 
-  // Commits `transactions` transactions of `rows` rows, each row about one page.
-  static void Write(SqliteDb& db, int transactions, int rows) {
+  // OpenTable opens the database and creates the test table; a non-zero `cache_pages`
+  // shrinks the page cache, so that a transaction spills pages to the WAL before its commit.
+  Result<SqliteDb> OpenTable(int cache_pages = 0) const {
+    HF_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::Open(DbPath()));
+    HF_RETURN_IF_ERROR(db.Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)"));
+    if (cache_pages > 0) {
+      HF_RETURN_IF_ERROR(db.Exec("PRAGMA cache_size=" + std::to_string(cache_pages)));
+    }
+    return db;
+  }
+
+  // Begin opens a transaction and inserts `rows` rows of about a page each.
+  static void Begin(SqliteDb& db, int rows) {
+    ASSERT_TRUE(db.Exec("BEGIN").ok());
     auto insert = db.Prepare("INSERT INTO t (body) VALUES (randomblob(3900))");
     ASSERT_TRUE(insert.ok());
+    for (int j = 0; j < rows; ++j) {
+      ASSERT_TRUE(insert->Run().ok());
+    }
+  }
+
+  // Commits `transactions` transactions of `rows` rows, each row about one page.
+  static void Write(SqliteDb& db, int transactions, int rows) {
     for (int i = 0; i < transactions; ++i) {
-      ASSERT_TRUE(db.Exec("BEGIN").ok());
-      for (int j = 0; j < rows; ++j) {
-        ASSERT_TRUE(insert->Run().ok());
-      }
+      Begin(db, rows);
       ASSERT_TRUE(db.Exec("COMMIT").ok());
     }
   }
 
-  static std::string IntegrityCheck(SqliteDb& db) {
-    auto check = db.Prepare("PRAGMA integrity_check");
-    EXPECT_TRUE(check.ok());
-    auto row = check->Step();
+  // Single runs a query that returns one row, and returns the statement on that row.
+  static SqliteStatement Single(SqliteDb& db, std::string_view sql) {
+    auto query = db.Prepare(sql);
+    EXPECT_TRUE(query.ok());
+    auto row = query->Step();
     EXPECT_TRUE(row.ok() && *row);
-    return check->ColumnText(0);
+    return std::move(*query);
   }
-
-  static int64_t Count(SqliteDb& db) {
-    auto count = db.Prepare("SELECT count(*) FROM t");
-    EXPECT_TRUE(count.ok());
-    auto row = count->Step();
-    EXPECT_TRUE(row.ok() && *row);
-    return count->ColumnInt64(0);
+  static int64_t Count(SqliteDb& db) { return Single(db, "SELECT count(*) FROM t").ColumnInt64(0); }
+  static int64_t BodyBytes(SqliteDb& db) {
+    return Single(db, "SELECT sum(length(body)) FROM t").ColumnInt64(0);
+  }
+  static std::string IntegrityCheck(SqliteDb& db) {
+    return Single(db, "PRAGMA integrity_check").ColumnText(0);
   }
 
   std::filesystem::path dir_;
@@ -109,26 +127,16 @@ TEST_F(SqliteTest, ACommitReachesTheWalInOneWriteAndOtherConnectionsSeeIt) {
 }
 
 TEST_F(SqliteTest, TheWalBufferKeepsSpillsRollbacksAndLargeTransactionsRight) {
-  auto db = SqliteDb::Open(DbPath());
-  ASSERT_TRUE(db.ok());
-  ASSERT_TRUE(db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok());
   // A small page cache makes SQLite write pages to the WAL before the commit and read them
   // back from it within the transaction; 600 pages is more than the buffer holds.
-  ASSERT_TRUE(db->Exec("PRAGMA cache_size=10").ok());
-  ASSERT_TRUE(db->Exec("BEGIN").ok());
-  auto insert = db->Prepare("INSERT INTO t (body) VALUES (randomblob(3900))");
-  ASSERT_TRUE(insert.ok());
-  for (int j = 0; j < 300; ++j) {
-    ASSERT_TRUE(insert->Run().ok());
-  }
+  auto db = OpenTable(10);
+  ASSERT_TRUE(db.ok());
+  Begin(*db, 300);
   EXPECT_EQ(Count(*db), 300);
   ASSERT_TRUE(db->Exec("ROLLBACK").ok());
   // The next transaction writes over the frames the rollback dropped.
   Write(*db, 1, 600);
-  auto sum = db->Prepare("SELECT sum(length(body)) FROM t");
-  ASSERT_TRUE(sum.ok());
-  ASSERT_TRUE(sum->Step().ok());
-  EXPECT_EQ(sum->ColumnInt64(0), 600 * 3900);
+  EXPECT_EQ(BodyBytes(*db), 600 * 3900);
   auto reader = SqliteDb::Open(DbPath());
   ASSERT_TRUE(reader.ok());
   EXPECT_EQ(Count(*reader), 600);
@@ -136,20 +144,13 @@ TEST_F(SqliteTest, TheWalBufferKeepsSpillsRollbacksAndLargeTransactionsRight) {
 }
 
 TEST_F(SqliteTest, FramesOfARolledBackTransactionNeverLandOnAnotherConnections) {
-  auto a = SqliteDb::Open(DbPath());
+  auto a = OpenTable(10);
   ASSERT_TRUE(a.ok());
-  ASSERT_TRUE(a->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok());
   // With the WAL emptied, the rollback finds nothing of its pages in it and reads nothing
   // from it: only the release of the write lock can write out what A still holds.
   ASSERT_TRUE(a->Exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());
-  ASSERT_TRUE(a->Exec("PRAGMA cache_size=10").ok());
   // A spills about 25 pages to the WAL (fewer than its buffer holds) and rolls back.
-  ASSERT_TRUE(a->Exec("BEGIN").ok());
-  auto insert = a->Prepare("INSERT INTO t (body) VALUES (randomblob(3900))");
-  ASSERT_TRUE(insert.ok());
-  for (int j = 0; j < 25; ++j) {
-    ASSERT_TRUE(insert->Run().ok());
-  }
+  Begin(*a, 25);
   EXPECT_GT(SqliteWalWriteCounts().held, 0u);
   ASSERT_TRUE(a->Exec("ROLLBACK").ok());
   EXPECT_EQ(SqliteWalWriteCounts().held, 0u);
@@ -163,10 +164,7 @@ TEST_F(SqliteTest, FramesOfARolledBackTransactionNeverLandOnAnotherConnections) 
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(Count(*c), 20);
   EXPECT_EQ(IntegrityCheck(*c), "ok");
-  auto sum = c->Prepare("SELECT sum(length(body)) FROM t");
-  ASSERT_TRUE(sum.ok());
-  ASSERT_TRUE(sum->Step().ok());
-  EXPECT_EQ(sum->ColumnInt64(0), 20 * 3900);
+  EXPECT_EQ(BodyBytes(*c), 20 * 3900);
 }
 
 TEST_F(SqliteTest, ACrashLosesOnlyWhatWasNotCommitted) {
@@ -175,9 +173,9 @@ TEST_F(SqliteTest, ACrashLosesOnlyWhatWasNotCommitted) {
   if (child == 0) {
     // Commits 20 transactions, then dies without closing anything in the middle of one
     // whose pages a small cache spilled to the WAL, some still in the buffer.
-    auto db = SqliteDb::Open(DbPath());
-    bool ok = db.ok() && db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok() &&
-              db->Exec("PRAGMA cache_size=10").ok();
+    // (No ASSERT here: a failure in the child must show as its exit status.)
+    auto db = OpenTable(10);
+    bool ok = db.ok();
     for (int i = 0; ok && i < 20; ++i) {
       ok = db->Exec(
                  "BEGIN; INSERT INTO t (body) VALUES (randomblob(3900)), "
