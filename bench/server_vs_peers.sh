@@ -41,6 +41,7 @@ done
 mkdir -p "$OUT"
 : >"$OUT/holdfast.jsonl"
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/hf-vs-peers.XXXXXX")
+chmod 755 "$scratch"  # the peers run as their own users (ejabberd, mosquitto) under it
 SRV_PID=
 stop_server() {
   if [ -n "$SRV_PID" ]; then
