@@ -116,10 +116,10 @@ start_server() {
   return 1
 }
 
-# run_load DIR TEST MODE hf-load-args...: one run on a fresh server, stored as one JSON line.
+# run_load TEST MODE hf-load-args...: one run on a fresh server, stored as one JSON line.
 run_load() {
-  local dir=$1 test=$2 mode=$3
-  shift 3
+  local dir=$scratch/run test=$1 mode=$2
+  shift 2
   local best="" best_other=999999 try out other
   for try in 1 2; do
     rm -rf "$dir"
@@ -172,12 +172,12 @@ for test in $TESTS; do
   case $test in
     online | latency | latency10k | offline)
       declare -n args=$test
-      for _ in $(seq "$REPS"); do run_load "$scratch/run" "$test" plain "${args[@]}"; done
+      for _ in $(seq "$REPS"); do run_load "$test" plain "${args[@]}"; done
       unset -n args
       ;;
     online-tls | latency-tls | latency10k-tls)
       declare -n args=${test%-tls}
-      for _ in $(seq "$REPS"); do run_load "$scratch/run" "$test" tls "${args[@]}"; done
+      for _ in $(seq "$REPS"); do run_load "$test" tls "${args[@]}"; done
       unset -n args
       ;;
     idle-tls-*) run_idle "$test" tls "${test#idle-tls-}" ;;

@@ -110,10 +110,9 @@ TEST_F(SqliteTest, LastInsertRowidIsTheRowTheLastInsertMade) {
 }
 
 TEST_F(SqliteTest, ACommitReachesTheWalInOneWriteAndOtherConnectionsSeeIt) {
-  auto db = SqliteDb::Open(DbPath());
+  auto db = OpenTable();
   ASSERT_TRUE(db.ok());
   ASSERT_NE(WalBufferVfs(), nullptr);  // Debian's SQLite: the default VFS is the Unix one
-  ASSERT_TRUE(db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)").ok());
   auto reader = SqliteDb::Open(DbPath());
   ASSERT_TRUE(reader.ok());
   for (int i = 1; i <= 3; ++i) {

@@ -24,11 +24,11 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
-#include <map>
-#include <mutex>
+#include <iterator>
 #include <new>
 
 namespace holdfast {
@@ -51,17 +51,10 @@ struct File {
   uint8_t* buffer;  // kBufferBytes, made at the first write to a WAL file
   size_t held;      // bytes in `buffer`, which go at `at`
   sqlite3_int64 at;
-  const char* name;  // a main database's name, as SQLite passed it to xOpen
-  File* linked;      // a main database's WAL file, or a WAL file's main database
+  // A main database's WAL file, or a WAL file's main database. Both belong to one connection
+  // and are used on its thread only.
+  File* linked;
 };
-
-// Open main database files by the name pointer SQLite gave xOpen: sqlite3_filename_database
-// of a WAL file's name returns that same pointer, which is how a WAL finds its database.
-std::mutex databases_mu;
-std::map<const char*, File*>& Databases() {
-  static auto* databases = new std::map<const char*, File*>;
-  return *databases;
-}
 
 constexpr size_t kFileBytes = (sizeof(File) + 15) & ~size_t{15};
 
@@ -95,20 +88,12 @@ void FlushLinkedWal(File* db) {
   }
 }
 
-void Unlink(File* f) {
-  std::lock_guard lock(databases_mu);
+int Close(sqlite3_file* file) {
+  File* f = Of(file);
   if (f->linked != nullptr) {
     f->linked->linked = nullptr;
     f->linked = nullptr;
   }
-  if (!f->wal && f->name != nullptr) {
-    Databases().erase(f->name);
-  }
-}
-
-int Close(sqlite3_file* file) {
-  File* f = Of(file);
-  Unlink(f);
   const int flushed = Flush(f);
   delete[] f->buffer;
   f->buffer = nullptr;
@@ -286,7 +271,6 @@ int Open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, int*
   f->buffer = nullptr;
   f->held = 0;
   f->at = 0;
-  f->name = nullptr;
   f->linked = nullptr;
   const int rc = Real(vfs)->xOpen(Real(vfs), name, f->real, flags, out_flags);
   const sqlite3_io_methods* real = f->real->pMethods;
@@ -298,19 +282,19 @@ int Open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, int*
   }
   const int version = real->iVersion < 1 ? 1 : (real->iVersion > 3 ? 3 : real->iVersion);
   f->base.pMethods = &kMethods[version - 1];
-  if (name != nullptr && (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)) != 0) {
-    std::lock_guard lock(databases_mu);
-    if (!f->wal) {
-      f->name = name;
-      Databases()[name] = f;
-    } else if (auto db = Databases().find(sqlite3_filename_database(name));
-               db != Databases().end() && db->second->linked == nullptr) {
-      f->linked = db->second;
-      db->second->linked = f;
+  // SQLite opens a connection's database file before its WAL, and names the one from the
+  // other (sqlite3_database_file_object). A WAL without its database file here could not be
+  // written out at the lock release: it is written through unbuffered.
+  if (f->wal && name != nullptr) {
+    sqlite3_file* db = sqlite3_database_file_object(name);
+    const bool ours = db != nullptr &&
+                      std::any_of(std::begin(kMethods), std::end(kMethods),
+                                  [db](const sqlite3_io_methods& m) { return db->pMethods == &m; });
+    if (ours && Of(db)->linked == nullptr) {
+      f->linked = Of(db);
+      Of(db)->linked = f;
     }
   }
-  // A WAL without its database file could not be written out at the lock release: it is
-  // written through unbuffered. SQLite's pager always opens the database first.
   f->wal = f->wal && f->linked != nullptr;
   return SQLITE_OK;
 }
