@@ -10,6 +10,7 @@ std::string MakeContent(const ContentHeader& header, size_t body_bytes, Rng& fil
   w.WriteU32Be(header.run);
   w.WriteU32Be(header.pair);
   w.WriteU32Be(header.seq);
+  w.WriteU64Be(header.due_ns);
   w.WriteU64Be(header.sent_ns);
   std::string out(std::max(body_bytes, kContentHeaderBytes), '\0');
   std::copy(w.view().begin(), w.view().end(), out.begin());
@@ -28,6 +29,7 @@ Result<ContentHeader> ParseContent(ByteSpan content) {
   HF_ASSIGN_OR_RETURN(h.run, r.ReadU32Be());
   HF_ASSIGN_OR_RETURN(h.pair, r.ReadU32Be());
   HF_ASSIGN_OR_RETURN(h.seq, r.ReadU32Be());
+  HF_ASSIGN_OR_RETURN(h.due_ns, r.ReadU64Be());
   HF_ASSIGN_OR_RETURN(h.sent_ns, r.ReadU64Be());
   return h;
 }

@@ -1,11 +1,14 @@
 // The content of hf-load's envelopes. The server treats it as opaque bytes; the receiver
 // reads the header to measure latency and to find lost and repeated messages:
 //
-//   content := magic:u32be  run:u32be  pair:u32be  seq:u32be  sent_ns:u64be  filler
+//   content := magic:u32be  run:u32be  pair:u32be  seq:u32be  due_ns:u64be  sent_ns:u64be
+//              filler
 //
 // magic is kContentMagic; run is random per hf-load run (envelopes of other runs are acked
-// and skipped); sent_ns is the sender's monotonic clock (NowNs). filler is random bytes up
-// to --body-bytes.
+// and skipped). due_ns is when the schedule meant the message to go and sent_ns when the
+// sender made it, both on the sender's monotonic clock (NowNs); they differ only in an open
+// loop (--rate) whose sender fell behind its schedule. filler is random bytes up to
+// --body-bytes.
 #ifndef HOLDFAST_TOOLS_HF_LOAD_CONTENT_H_
 #define HOLDFAST_TOOLS_HF_LOAD_CONTENT_H_
 
@@ -19,13 +22,14 @@
 
 namespace holdfast::load {
 
-inline constexpr uint32_t kContentMagic = 0x68664c31;  // "hfL1"
-inline constexpr size_t kContentHeaderBytes = 24;
+inline constexpr uint32_t kContentMagic = 0x68664c32;  // "hfL2"
+inline constexpr size_t kContentHeaderBytes = 32;
 
 struct ContentHeader {
   uint32_t run = 0;
   uint32_t pair = 0;
   uint32_t seq = 0;
+  uint64_t due_ns = 0;
   uint64_t sent_ns = 0;
 };
 

@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0u, 254u));
   app.add_option("--server-pid", w.server_pid, "sample this process's CPU and RSS");
   app.add_option("--pin", pin, "SHA-256 hex of the server's DER certificate (wss://)");
-  app.add_option("--body-bytes", w.body_bytes, "envelope content size (at least 24)")
+  app.add_option("--body-bytes", w.body_bytes, "envelope content size (at least 32: the header)")
       ->check(CLI::Range(size_t{1}, holdfast::wire::kDefaultMaxEnvelopeBytes));
   app.add_option("--acked-log", acked_log,
                  "append the envelope id (hex) of every send answered OK");

@@ -48,6 +48,17 @@ check rate "$out" offered_msgs_per_s 80
 secs=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["secs"])' "$out")
 python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= 0.9 else 1)' "$secs" ||
   { echo "rate: 20 messages at 20/s took ${secs}s, not about a second"; exit 1; }
+# Each message goes at or after its scheduled time, so latency from the send is at most
+# latency from the schedule, message by message and so in every percentile.
+python3 - "$out" <<'EOF' || exit 1
+import json, sys
+r = json.loads(sys.argv[1])
+keys = ("p50_ms", "p99_ms", "max_ms", "p50_sent_ms", "p99_sent_ms", "max_sent_ms")
+ok = all(isinstance(r.get(k), (int, float)) for k in keys) and r["max_sent_ms"] > 0 and all(
+    r[k + "_sent_ms"] <= r[k + "_ms"] for k in ("p50", "p99", "max"))
+print("rate: " + " ".join(f"{k}={r.get(k)}" for k in keys) + (" ok" if ok else " FAILED"))
+sys.exit(0 if ok else 1)
+EOF
 out=$("$HF_LOAD" --server "$URL" --pairs 4 --messages 30 --offline --state "$WORK/state.json" --json --timeout 60)
 check offline "$out" delivered 120
 out=$("$HF_LOAD" --server "$URL" --drain-only --state "$WORK/state.json" --json --timeout 60)

@@ -192,6 +192,14 @@ struct Outgoing {
   bool outcome_lost = false;  // sent on a connection that ended before the answer came
 };
 
+// Latencies holds each delivered message's latency in microseconds, measured to its receipt
+// from when the schedule meant it to go (from_due) and from when the sender made it
+// (from_sent). They differ only in an open loop whose sender fell behind.
+struct Latencies {
+  std::vector<uint32_t> from_due;
+  std::vector<uint32_t> from_sent;
+};
+
 // Pair is user 2i and user 2i+1; everything of a pair runs on one context's thread.
 struct Pair {
   Pair(Env& env, uint32_t i, size_t ctx)
@@ -377,13 +385,14 @@ class PairWorkload {
         SteadyClock::now() + kCloseWait, /*interruptible=*/false);
   }
 
-  std::vector<uint32_t> TakeLatencies() {
-    std::vector<uint32_t> all;
+  Latencies TakeLatencies() {
+    Latencies all;
     for (size_t i = 0; i < env_.threads(); ++i) {
       // Captured by value: should the wait time out, the task still runs safely later.
-      auto part = std::make_shared<std::vector<uint32_t>>();
+      auto part = std::make_shared<Latencies>();
       if (env_.RunSync(i, [this, i, part] { *part = std::move(latency_us_[i]); })) {
-        all.insert(all.end(), part->begin(), part->end());
+        all.from_due.insert(all.from_due.end(), part->from_due.begin(), part->from_due.end());
+        all.from_sent.insert(all.from_sent.end(), part->from_sent.begin(), part->from_sent.end());
       }
     }
     return all;
@@ -467,7 +476,7 @@ class PairWorkload {
       Outgoing& o = p.outgoing[seq];
       o.content =
           MakeContent(ContentHeader{run_, p.index, seq,
-                                    p.rate_start_ns + static_cast<uint64_t>(due.count())},
+                                    p.rate_start_ns + static_cast<uint64_t>(due.count()), NowNs()},
                       body_bytes_, env_.filler(p.context));
       Transmit(p, seq);  // when the sender is down, it goes once the sender is back
       ScheduleRateSend(p);
@@ -481,7 +490,8 @@ class PairWorkload {
     while (p.next_seq < messages_ && p.next_seq - p.unique - p.given_up < window_) {
       const uint32_t seq = p.next_seq++;
       Outgoing& o = p.outgoing[seq];
-      o.content = MakeContent(ContentHeader{run_, p.index, seq, NowNs()}, body_bytes_,
+      const uint64_t now = NowNs();
+      o.content = MakeContent(ContentHeader{run_, p.index, seq, now, now}, body_bytes_,
                               env_.filler(p.context));
       Transmit(p, seq);
     }
@@ -673,8 +683,11 @@ class PairWorkload {
     ++p.unique;
     ++delivered_;
     StoreMax(last_receive_ns_, now);
-    const uint64_t us = now > header->sent_ns ? (now - header->sent_ns) / 1000 : 0;
-    latency_us_[p.context].push_back(static_cast<uint32_t>(std::min<uint64_t>(us, UINT32_MAX)));
+    auto us_since = [now](uint64_t t) {
+      return static_cast<uint32_t>(std::min<uint64_t>(now > t ? (now - t) / 1000 : 0, UINT32_MAX));
+    };
+    latency_us_[p.context].from_due.push_back(us_since(header->due_ns));
+    latency_us_[p.context].from_sent.push_back(us_since(header->sent_ns));
     CheckDone(p);
     Pump(p);
   }
@@ -749,7 +762,7 @@ class PairWorkload {
   const double rate_;
   uint32_t run_ = 0;
   std::vector<std::unique_ptr<Pair>> pairs_;
-  std::vector<std::vector<uint32_t>> latency_us_;  // per context, used on its thread only
+  std::vector<Latencies> latency_us_;  // per context, used on its thread only
 
   std::mutex launcher_mu_;
   std::shared_ptr<Launcher> launcher_;  // GUARDED_BY(launcher_mu_)
@@ -835,12 +848,17 @@ nlohmann::json RunOnline(Env& env, const std::vector<Account>& accounts, const W
   out["given_up"] = w->given_up();
   out["secs"] = Meter::Round2(secs);
   out["msgs_per_s"] = std::llround(static_cast<double>(delivered) / (secs > 0 ? secs : 1));
-  out["p50_ms"] = Meter::Round2(PercentileMs(latencies, 0.50));
-  out["p99_ms"] = Meter::Round2(PercentileMs(latencies, 0.99));
-  out["max_ms"] =
-      latencies.empty()
-          ? 0.0
-          : Meter::Round2(*std::max_element(latencies.begin(), latencies.end()) / 1000.0);
+  auto max_ms = [](const std::vector<uint32_t>& v) {
+    return v.empty() ? 0.0 : Meter::Round2(*std::max_element(v.begin(), v.end()) / 1000.0);
+  };
+  out["p50_ms"] = Meter::Round2(PercentileMs(latencies.from_due, 0.50));
+  out["p99_ms"] = Meter::Round2(PercentileMs(latencies.from_due, 0.99));
+  out["max_ms"] = max_ms(latencies.from_due);
+  if (o.rate > 0) {
+    out["p50_sent_ms"] = Meter::Round2(PercentileMs(latencies.from_sent, 0.50));
+    out["p99_sent_ms"] = Meter::Round2(PercentileMs(latencies.from_sent, 0.99));
+    out["max_sent_ms"] = max_ms(latencies.from_sent);
+  }
   meter.Add(out);
   return out;
 }
