@@ -1,5 +1,6 @@
 // The SQLite implementation of holdfastd's storage (storage.h). The schema is written as a
 // list of migrations; a database records the last one applied in meta.schema_version.
+#include <algorithm>
 #include <array>
 #include <string>
 #include <string_view>
@@ -9,13 +10,15 @@
 
 #include "holdfast/common/sqlite.h"
 #include "holdfast/server/storage.h"
+#include "queue_slot.h"
 
 namespace holdfast::server {
 namespace {
 
 // kMigrations[i] takes the schema from version i to version i + 1. Never edit one that has
-// shipped: add a new one.
-constexpr std::array<const char*, 1> kMigrations = {
+// shipped: add a new one. Migration 2 also moves the envelopes in C++
+// (SqliteStorage::MoveEnvelopesIntoQueueRanges) between its two parts.
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: accounts, devices, codes, keys, queues, IP records.
     R"sql(
 CREATE TABLE accounts (
@@ -94,7 +97,31 @@ CREATE TABLE ip_records (
 CREATE INDEX ip_records_account ON ip_records (account, start_ms);
 CREATE INDEX ip_records_end ON ip_records (end_ms);
 )sql",
+    // 2: each device's envelopes in a range of rowids of their own (QueueSlot), so that a
+    // device's queue lies on neighbouring pages; the queue index goes (a rowid range replaces
+    // it). The rows move in C++, then kMigration2Finish runs.
+    R"sql(
+CREATE TABLE envelopes_2 (
+  seq INTEGER PRIMARY KEY,
+  account BLOB NOT NULL,
+  device INTEGER NOT NULL,
+  id BLOB NOT NULL,
+  type INTEGER NOT NULL,
+  source_account BLOB NOT NULL,
+  source_device INTEGER NOT NULL,
+  client_ts INTEGER NOT NULL,
+  server_ts INTEGER NOT NULL,
+  content BLOB NOT NULL
+);
+)sql",
 };
+
+constexpr const char* kMigration2Finish = R"sql(
+DROP TABLE envelopes;
+ALTER TABLE envelopes_2 RENAME TO envelopes;
+CREATE UNIQUE INDEX envelopes_id ON envelopes (account, device, id);
+CREATE INDEX envelopes_age ON envelopes (server_ts);
+)sql";
 
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
 
@@ -164,6 +191,7 @@ enum Slot : int {
   kDeleteSignedPreKey,
   kDeleteOneTime,
   kInsertEnvelope,
+  kLastInSlot,
   kCountEnvelopes,
   kFetchEnvelopes,
   kDeleteEnvelope,
@@ -191,7 +219,7 @@ class SqliteStorage final : public Storage,
  public:
   explicit SqliteStorage(SqliteDb db) : db_(std::move(db)), stmts_(db_) {}
 
-  Result<void> Migrate() {
+  Result<void> Migrate(int target) {
     HF_RETURN_IF_ERROR(
         db_.Exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
                  "INSERT OR IGNORE INTO meta VALUES ('schema_version', 0);"));
@@ -206,9 +234,15 @@ class SqliteStorage final : public Storage,
     if (schema_version_ > kSchemaVersion || schema_version_ < 0) {
       return Error{ErrorCode::kUnsupportedVersion, "database schema is newer than this server"};
     }
-    while (schema_version_ < kSchemaVersion) {
+    while (schema_version_ < target) {
       HF_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
       auto step = db_.Exec(kMigrations[static_cast<size_t>(schema_version_)]);
+      if (step.ok() && schema_version_ == 1) {
+        step = MoveEnvelopesIntoQueueRanges();
+        if (step.ok()) {
+          step = db_.Exec(kMigration2Finish);
+        }
+      }
       if (step.ok()) {
         step = db_.Exec("UPDATE meta SET value = " + std::to_string(schema_version_ + 1) +
                         " WHERE key = 'schema_version'");
@@ -583,11 +617,17 @@ class SqliteStorage final : public Storage,
 
   // QueueStore.
   Result<uint64_t> Insert(const AccountId& id, uint32_t device, const Envelope& e) override {
+    const uint64_t slot = QueueSlot(id, device);
+    HF_ASSIGN_OR_RETURN(const uint64_t last, LastInSlot(slot));
+    if (last >= kQueueCounterMax) {
+      return Error{ErrorCode::kStorageFailure, "queue sequence numbers exhausted"};
+    }
+    const uint64_t seq = QueueRangeStart(slot) | (last + 1);
     HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kInsertEnvelope,
-                                            "INSERT INTO envelopes (account, device, id, type, "
-                                            "source_account, source_device, client_ts, "
-                                            "server_ts, content) VALUES (?1, ?2, ?3, ?4, ?5, "
-                                            "?6, ?7, ?8, ?9)"));
+                                            "INSERT INTO envelopes (seq, account, device, id, "
+                                            "type, source_account, source_device, client_ts, "
+                                            "server_ts, content) VALUES (?10, ?1, ?2, ?3, ?4, "
+                                            "?5, ?6, ?7, ?8, ?9)"));
     Query q(s);
     HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
     HF_RETURN_IF_ERROR(q->BindInt64(2, device));
@@ -598,8 +638,11 @@ class SqliteStorage final : public Storage,
     HF_RETURN_IF_ERROR(q->BindInt64(7, e.client_timestamp));
     HF_RETURN_IF_ERROR(q->BindInt64(8, e.server_timestamp));
     HF_RETURN_IF_ERROR(q->BindBlob(9, e.content));
+    HF_RETURN_IF_ERROR(q->BindInt64(10, static_cast<int64_t>(seq)));
     HF_RETURN_IF_ERROR(q->Run());
-    return static_cast<uint64_t>(db_.LastInsertRowid());  // seq is the rowid
+    // Taken even if the transaction rolls back later: a gap, never a number used twice.
+    last_in_slot_[slot] = last + 1;
+    return seq;
   }
   Result<uint64_t> Count(const AccountId& id, uint32_t device) override {
     HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kCountEnvelopes,
@@ -613,16 +656,14 @@ class SqliteStorage final : public Storage,
   }
   Result<std::vector<QueuedEnvelope>> Fetch(const AccountId& id, uint32_t device,
                                             uint64_t after_seq, size_t limit) override {
-    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kFetchEnvelopes,
-                                            "SELECT seq, id, type, source_account, "
-                                            "source_device, client_ts, server_ts, content FROM "
-                                            "envelopes WHERE account = ?1 AND device = ?2 AND "
-                                            "seq > ?3 ORDER BY seq LIMIT ?4"));
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kFetchEnvelopes, kFetchQueueSql));
+    const uint64_t start = QueueRangeStart(QueueSlot(id, device));
     Query q(s);
     HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
     HF_RETURN_IF_ERROR(q->BindInt64(2, device));
-    HF_RETURN_IF_ERROR(q->BindInt64(3, static_cast<int64_t>(after_seq)));
+    HF_RETURN_IF_ERROR(q->BindInt64(3, static_cast<int64_t>(std::max(after_seq, start))));
     HF_RETURN_IF_ERROR(q->BindInt64(4, static_cast<int64_t>(limit)));
+    HF_RETURN_IF_ERROR(q->BindInt64(5, static_cast<int64_t>(start + kQueueCounterMax + 1)));
     std::vector<QueuedEnvelope> out;
     while (true) {
       HF_ASSIGN_OR_RETURN(const bool row, q->Step());
@@ -793,6 +834,64 @@ class SqliteStorage final : public Storage,
 
   Result<uint64_t> Changes() { return db_.Changes(); }
 
+  // LastInSlot is the last counter a slot's range gave out: remembered from this process's
+  // inserts, else read from its newest envelope (0 for an empty range). So within a process
+  // a device's sequence numbers only grow, even after its newest envelope is deleted; across
+  // a restart, when no connection remembers an older number, they may start again after the
+  // newest envelope left.
+  Result<uint64_t> LastInSlot(uint64_t slot) {
+    if (auto it = last_in_slot_.find(slot); it != last_in_slot_.end()) {
+      return it->second;
+    }
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kLastInSlot,
+                                            "SELECT max(seq) FROM envelopes WHERE seq >= ?1 "
+                                            "AND seq <= ?2"));
+    const uint64_t start = QueueRangeStart(slot);
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindInt64(1, static_cast<int64_t>(start)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, static_cast<int64_t>(start + kQueueCounterMax)));
+    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+    const uint64_t last =
+        row && !q->ColumnIsNull(0) ? static_cast<uint64_t>(q->ColumnInt64(0)) - start : 0;
+    last_in_slot_[slot] = last;
+    return last;
+  }
+
+  // MoveEnvelopesIntoQueueRanges is migration 2's middle: every envelope, oldest first, moves
+  // to envelopes_2 with a sequence number in its device's range, in the same order.
+  Result<void> MoveEnvelopesIntoQueueRanges() {
+    HF_ASSIGN_OR_RETURN(auto read, db_.Prepare("SELECT account, device, id, type, source_account, "
+                                               "source_device, client_ts, server_ts, content FROM "
+                                               "envelopes ORDER BY seq"));
+    HF_ASSIGN_OR_RETURN(auto write,
+                        db_.Prepare("INSERT INTO envelopes_2 (seq, account, device, id, type, "
+                                    "source_account, source_device, client_ts, server_ts, "
+                                    "content) VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+    std::unordered_map<uint64_t, uint64_t> last;
+    while (true) {
+      HF_ASSIGN_OR_RETURN(const bool row, read.Step());
+      if (!row) {
+        return Ok();
+      }
+      HF_ASSIGN_OR_RETURN(const AccountId account, ReadAccountId(read.ColumnBlob(0)));
+      const auto device = static_cast<uint32_t>(read.ColumnInt64(1));
+      const uint64_t slot = QueueSlot(account, device);
+      const uint64_t n = ++last[slot];
+      if (n > kQueueCounterMax) {
+        return Error{ErrorCode::kStorageFailure, "queue sequence numbers exhausted"};
+      }
+      for (int c : {0, 2, 4, 8}) {  // account, id, source_account, content
+        HF_RETURN_IF_ERROR(write.BindBlob(c + 1, read.ColumnBlob(c)));
+      }
+      for (int c : {1, 3, 5, 6, 7}) {  // device, type, source_device, client_ts, server_ts
+        HF_RETURN_IF_ERROR(write.BindInt64(c + 1, read.ColumnInt64(c)));
+      }
+      HF_RETURN_IF_ERROR(write.BindInt64(10, static_cast<int64_t>(QueueRangeStart(slot) | n)));
+      HF_RETURN_IF_ERROR(write.Run());
+      write.Reset();
+    }
+  }
+
   // Forget drops the account from the recipient cache before a write to its access key or
   // devices, and keeps it out until the transaction ends: a rollback then leaves nothing
   // uncommitted in the cache.
@@ -818,6 +917,11 @@ class SqliteStorage final : public Storage,
   // in the open transaction are read from SQLite until it ends.
   std::unordered_map<AccountId, std::shared_ptr<const Recipient>, AccountIdHash> recipients_;
   std::unordered_set<AccountId, AccountIdHash> written_;
+  // The last counter given out in each queue slot's range (LastInSlot). Never evicted: an
+  // entry read again from SQLite after the slot's newest envelope was deleted would be lower,
+  // and a connection that saw the higher number would miss the next envelope. About 40 bytes
+  // per device that received an envelope since start.
+  std::unordered_map<uint64_t, uint64_t> last_in_slot_;
 };
 
 // kPageCacheKiB bounds SQLite's page cache, which grows only as pages are read.
@@ -835,7 +939,8 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
   // beyond it every insert and delete read its b-tree pages back through pread.
   HF_RETURN_IF_ERROR(db.Exec("PRAGMA cache_size = -" + std::to_string(kPageCacheKiB)));
   auto storage = std::make_unique<SqliteStorage>(std::move(db));
-  HF_RETURN_IF_ERROR(storage->Migrate());
+  HF_RETURN_IF_ERROR(storage->Migrate(
+      options.migrate_to > 0 ? std::min(options.migrate_to, kSchemaVersion) : kSchemaVersion));
   return std::unique_ptr<Storage>(std::move(storage));
 }
 

@@ -10,11 +10,14 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "holdfast/common/rng.h"
 #include "holdfast/common/sqlite.h"
 #include "holdfast/server/database.h"
 #include "holdfast/server/storage.h"
+#include "queue_slot.h"
 
 namespace holdfast::server {
 namespace {
@@ -276,6 +279,174 @@ TEST_F(StorageTest, QueuesKeepOrderAndPurgeByAge) {
   EXPECT_EQ(*q.TotalCount(), 0u);
 }
 
+// Ids of `queue`'s envelopes, oldest first, as Fetch returns them `page` at a time.
+std::vector<uint8_t> QueueIds(QueueStore& q, const AccountId& account, uint32_t device,
+                              size_t page) {
+  std::vector<uint8_t> out;
+  uint64_t after = 0;
+  while (true) {
+    auto got = q.Fetch(account, device, after, page);
+    EXPECT_TRUE(got.ok());
+    if (!got.ok() || got->empty()) {
+      return out;
+    }
+    for (const QueuedEnvelope& e : *got) {
+      EXPECT_GT(e.seq, after);
+      after = e.seq;
+      out.push_back(e.envelope.id[0]);
+    }
+  }
+}
+
+// Two devices whose queues hash to the same slot share its range of sequence numbers; each
+// still sees only its own envelopes, in order, a page at a time.
+TEST_F(StorageTest, DevicesThatShareAQueueSlotKeepTheirOwnQueues) {
+  DeterministicRng rng(11);
+  std::unordered_map<uint64_t, AccountId> seen;
+  AccountId a{};
+  AccountId b{};
+  for (int i = 0; i < 1'000'000; ++i) {
+    AccountId id;
+    rng.Fill(MutableByteSpan(id.data(), id.size()));
+    auto [it, fresh] = seen.emplace(QueueSlot(id, 1), id);
+    if (!fresh) {
+      a = it->second;
+      b = id;
+      break;
+    }
+  }
+  ASSERT_NE(a, b) << "no two accounts shared a slot";
+  ASSERT_EQ(QueueSlot(a, 1), QueueSlot(b, 1));
+  auto& q = storage_->queues();
+  std::vector<uint64_t> seqs;
+  for (uint8_t i = 1; i <= 9; ++i) {
+    auto seq = q.Insert(i % 3 == 0 ? b : a, 1, MakeEnvelope(i, 100));
+    ASSERT_TRUE(seq.ok());
+    EXPECT_EQ(*seq >> kQueueSlotShift, QueueSlot(a, 1));
+    if (!seqs.empty()) {
+      EXPECT_GT(*seq, seqs.back());
+    }
+    seqs.push_back(*seq);
+  }
+  EXPECT_EQ(QueueIds(q, a, 1, 2), (std::vector<uint8_t>{1, 2, 4, 5, 7, 8}));
+  EXPECT_EQ(QueueIds(q, b, 1, 2), (std::vector<uint8_t>{3, 6, 9}));
+  EXPECT_EQ(*q.Count(a, 1), 6u);
+  EXPECT_EQ(*q.Count(b, 1), 3u);
+  EnvelopeId e6;
+  e6.fill(6);
+  EXPECT_FALSE(*q.Delete(a, 1, e6));
+  EXPECT_TRUE(*q.Delete(b, 1, e6));
+  EXPECT_EQ(QueueIds(q, b, 1, 10), (std::vector<uint8_t>{3, 9}));
+  EXPECT_EQ(*q.DeleteDevice(a, 1), 6u);
+  EXPECT_EQ(QueueIds(q, b, 1, 10), (std::vector<uint8_t>{3, 9}));
+}
+
+// Fetch reads the device's range of rowids, not the (account, device, id) index.
+TEST_F(StorageTest, FetchReadsTheQueuesRangeOfRowids) {
+  ASSERT_TRUE(storage_->queues().Insert(Id(1), 1, MakeEnvelope(1, 100)).ok());
+  storage_.reset();
+  auto db = SqliteDb::Open(dir_.File("server.db"));
+  ASSERT_TRUE(db.ok());
+  auto plan = db->Prepare(std::string("EXPLAIN QUERY PLAN ") + kFetchQueueSql);
+  ASSERT_TRUE(plan.ok());
+  std::string text;
+  while (*plan->Step()) {
+    text += plan->ColumnText(3) + "\n";
+  }
+  EXPECT_NE(text.find("USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"), std::string::npos)
+      << text;
+}
+
+// After a restart a queue's numbers go on after its newest envelope.
+TEST_F(StorageTest, SequenceNumbersGoOnAfterARestart) {
+  auto first = storage_->queues().Insert(Id(1), 1, MakeEnvelope(1, 100));
+  auto second = storage_->queues().Insert(Id(1), 1, MakeEnvelope(2, 100));
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(*second, *first + 1);
+  storage_.reset();
+  auto again = OpenSqliteStorage(dir_.File("server.db"));
+  ASSERT_TRUE(again.ok());
+  auto third = (*again)->queues().Insert(Id(1), 1, MakeEnvelope(3, 100));
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(*third, *second + 1);
+  EXPECT_EQ(QueueIds((*again)->queues(), Id(1), 1, 10), (std::vector<uint8_t>{1, 2, 3}));
+}
+
+// Migration 2 moves a version-1 database's envelopes, which shared one sequence, into their
+// devices' ranges: every envelope kept, each queue in its order, and the queue index gone.
+TEST_F(StorageTest, MigrationTwoMovesEveryQueueIntoItsRangeInOrder) {
+  storage_.reset();
+  TempDir dir;
+  const std::string path = dir.File("v1.db");
+  {
+    auto v1 = OpenSqliteStorage(path, SqliteStorageOptions{.migrate_to = 1});
+    ASSERT_TRUE(v1.ok());
+    EXPECT_EQ((*v1)->SchemaVersion(), 1);
+  }
+  {
+    auto db = SqliteDb::Open(path);
+    ASSERT_TRUE(db.ok());
+    auto insert = db->Prepare(
+        "INSERT INTO envelopes (account, device, id, type, source_account, source_device, "
+        "client_ts, server_ts, content) VALUES (?1, ?2, ?3, 1, x'aa', 2, 5, ?4, ?5)");
+    ASSERT_TRUE(insert.ok());
+    // 30 envelopes for three queues, interleaved as they arrive; id[0] numbers them.
+    for (uint8_t i = 1; i <= 30; ++i) {
+      const AccountId account = Id(i % 3 == 0 ? 2 : 1);
+      const int64_t device = i % 3 == 1 ? 1 : 2;
+      EnvelopeId id;
+      id.fill(i);
+      ASSERT_TRUE(insert->BindBlob(1, ByteSpan(account.data(), account.size())).ok());
+      ASSERT_TRUE(insert->BindInt64(2, device).ok());
+      ASSERT_TRUE(insert->BindBlob(3, ByteSpan(id.data(), id.size())).ok());
+      ASSERT_TRUE(insert->BindInt64(4, 100 * i).ok());
+      ASSERT_TRUE(insert->BindBlob(5, ByteSpan(id.data(), 3)).ok());
+      ASSERT_TRUE(insert->Run().ok());
+      insert->Reset();
+    }
+  }
+  auto v2 = OpenSqliteStorage(path);
+  ASSERT_TRUE(v2.ok());
+  EXPECT_EQ((*v2)->SchemaVersion(), 2);
+  auto& q = (*v2)->queues();
+  EXPECT_EQ(*q.TotalCount(), 30u);
+  auto ids = [](uint8_t from) {
+    std::vector<uint8_t> out;
+    for (uint8_t i = from; i <= 30; i = static_cast<uint8_t>(i + 3)) {
+      out.push_back(i);
+    }
+    return out;
+  };
+  EXPECT_EQ(QueueIds(q, Id(1), 1, 4), ids(1));
+  EXPECT_EQ(QueueIds(q, Id(1), 2, 4), ids(2));
+  EXPECT_EQ(QueueIds(q, Id(2), 2, 4), ids(3));
+  auto page = q.Fetch(Id(2), 2, 0, 1);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].seq, QueueRangeStart(QueueSlot(Id(2), 2)) | 1);
+  EXPECT_EQ((*page)[0].envelope.server_timestamp, 300);
+  EXPECT_EQ((*page)[0].envelope.content, (Bytes{3, 3, 3}));
+  EXPECT_EQ((*page)[0].envelope.source_account, (Bytes{0xaa}));
+  // New envelopes follow the moved ones; deletes and the age purge find them.
+  auto seq = q.Insert(Id(1), 1, MakeEnvelope(31, 3100));
+  ASSERT_TRUE(seq.ok());
+  EXPECT_EQ(*seq, QueueRangeStart(QueueSlot(Id(1), 1)) | 11);
+  EnvelopeId e4;
+  e4.fill(4);
+  EXPECT_TRUE(*q.Delete(Id(1), 1, e4));
+  EXPECT_EQ(*q.PurgeBefore(1000), 8u);  // envelopes 1 to 9 less 4
+  EXPECT_EQ(*q.TotalCount(), 22u);
+  v2->reset();
+  auto db = SqliteDb::Open(path);
+  ASSERT_TRUE(db.ok());
+  auto indexes = db->Prepare(
+      "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE "
+      "tbl_name = 'envelopes' AND type = 'index' ORDER BY name)");
+  ASSERT_TRUE(indexes.ok());
+  ASSERT_TRUE(*indexes->Step());
+  EXPECT_EQ(indexes->ColumnText(0), "envelopes_age envelopes_id");
+}
+
 TEST_F(StorageTest, IpRecordsOverlapCloseAndPurge) {
   auto& ip = storage_->ip_records();
   auto a = ip.Open(IpRecord{Id(1), 1, "127.0.0.2", 4000, 100, std::nullopt});
@@ -297,7 +468,7 @@ TEST_F(StorageTest, IpRecordsOverlapCloseAndPurge) {
 }
 
 TEST_F(StorageTest, SchemaVersionIsRecordedAndNewerSchemasAreRefused) {
-  EXPECT_EQ(storage_->SchemaVersion(), 1);
+  EXPECT_EQ(storage_->SchemaVersion(), 2);
   storage_.reset();
   {
     auto db = SqliteDb::Open(dir_.File("server.db"));

@@ -172,7 +172,9 @@ struct QueuedEnvelope {
 class QueueStore {
  public:
   virtual ~QueueStore() = default;
-  // Insert appends to the device's queue and returns the envelope's sequence number.
+  // Insert appends to the device's queue and returns the envelope's sequence number, which is
+  // larger than any this process gave the device before (even after the newest was deleted).
+  // Numbers are not global: Fetch compares them only within one device's queue.
   virtual Result<uint64_t> Insert(const AccountId& id, uint32_t device, const Envelope& e) = 0;
   virtual Result<uint64_t> Count(const AccountId& id, uint32_t device) = 0;
   // Fetch returns up to `limit` envelopes with seq > `after_seq`, oldest first.
@@ -246,6 +248,8 @@ struct SqliteStorageOptions {
   // commit waits for one only when the WAL must restart (SqliteDb::CheckpointInBackground).
   // Needs a database file.
   bool background_checkpoints = false;
+  // For tests of migrations: stop at this schema version (0: the current one).
+  int migrate_to = 0;
 };
 
 // OpenSqliteStorage opens (creating if needed) the SQLite database at `path` in WAL mode and
