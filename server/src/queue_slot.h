@@ -39,12 +39,12 @@ inline uint64_t QueueSlot(const AccountId& account, uint32_t device) {
 inline uint64_t QueueRangeStart(uint64_t slot) { return slot << kQueueSlotShift; }
 
 // kFetchQueueSql reads a page of a queue: ?1 account, ?2 device, ?3 the larger of the last
-// seq seen and the range's start, ?4 the page size, ?5 the range's end (exclusive). It walks
+// seq seen and the range's start, ?4 the page size, ?5 the range's last number. It walks
 // the rowid range; the unary + keeps SQLite from reading the (account, device, id) index
 // instead, and the test on account and device skips rows of a device that shares the slot.
 inline constexpr const char* kFetchQueueSql =
     "SELECT seq, id, type, source_account, source_device, client_ts, server_ts, content FROM "
-    "envelopes WHERE seq > ?3 AND seq < ?5 AND +account = ?1 AND +device = ?2 ORDER BY seq "
+    "envelopes WHERE seq > ?3 AND seq <= ?5 AND +account = ?1 AND +device = ?2 ORDER BY seq "
     "LIMIT ?4";
 
 }  // namespace holdfast::server

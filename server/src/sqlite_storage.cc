@@ -266,17 +266,20 @@ class SqliteStorage final : public Storage,
   // item, and parsing that SQL each time cost more than the savepoint itself.
   Result<void> Begin() override {
     written_.clear();
+    slots_read_in_transaction_.clear();
     return RunControl(kBegin, "BEGIN IMMEDIATE");
   }
   Result<void> Commit() override {
     Result<void> done = RunControl(kCommit, "COMMIT");
     if (!db_.InTransaction()) {
       written_.clear();  // (a COMMIT refused for SQLITE_BUSY leaves the transaction open)
+      slots_read_in_transaction_.clear();
     }
     return done;
   }
   void Rollback() override {
     written_.clear();
+    ForgetSlotsReadInTransaction();
     (void)RunControl(kRollback, "ROLLBACK");
   }
   Result<void> Savepoint() override {
@@ -287,6 +290,7 @@ class SqliteStorage final : public Storage,
   }
   Result<void> Release() override { return RunControl(kRelease, "RELEASE item"); }
   Result<void> RollbackToSavepoint() override {
+    ForgetSlotsReadInTransaction();
     // After a failed ROLLBACK TO, RELEASE would keep the item's partial writes: stop there.
     HF_RETURN_IF_ERROR(RunControl(kRollbackToSavepoint, "ROLLBACK TO item"));
     return RunControl(kRelease, "RELEASE item");
@@ -657,13 +661,18 @@ class SqliteStorage final : public Storage,
   Result<std::vector<QueuedEnvelope>> Fetch(const AccountId& id, uint32_t device,
                                             uint64_t after_seq, size_t limit) override {
     HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kFetchEnvelopes, kFetchQueueSql));
-    const uint64_t start = QueueRangeStart(QueueSlot(id, device));
+    const uint64_t slot = QueueSlot(id, device);
+    const uint64_t start = QueueRangeStart(slot);
+    // Every number a connection learns comes from Insert or from here: read the slot's
+    // counter first, so that it is at least the newest number this returns.
+    HF_ASSIGN_OR_RETURN(const uint64_t last, LastInSlot(slot));
+    (void)last;
     Query q(s);
     HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
     HF_RETURN_IF_ERROR(q->BindInt64(2, device));
     HF_RETURN_IF_ERROR(q->BindInt64(3, static_cast<int64_t>(std::max(after_seq, start))));
     HF_RETURN_IF_ERROR(q->BindInt64(4, static_cast<int64_t>(limit)));
-    HF_RETURN_IF_ERROR(q->BindInt64(5, static_cast<int64_t>(start + kQueueCounterMax + 1)));
+    HF_RETURN_IF_ERROR(q->BindInt64(5, static_cast<int64_t>(start + kQueueCounterMax)));
     std::vector<QueuedEnvelope> out;
     while (true) {
       HF_ASSIGN_OR_RETURN(const bool row, q->Step());
@@ -835,10 +844,11 @@ class SqliteStorage final : public Storage,
   Result<uint64_t> Changes() { return db_.Changes(); }
 
   // LastInSlot is the last counter a slot's range gave out: remembered from this process's
-  // inserts, else read from its newest envelope (0 for an empty range). So within a process
-  // a device's sequence numbers only grow, even after its newest envelope is deleted; across
-  // a restart, when no connection remembers an older number, they may start again after the
-  // newest envelope left.
+  // inserts, else read from its newest envelope (0 for an empty range). Insert and Fetch,
+  // the only ways a connection learns a number, both read it first, so within a process a
+  // device's numbers only grow, even after its newest envelopes are deleted. Across a
+  // restart they may start again after the newest envelope left: no connection of the new
+  // process has seen a number that is not still in the table.
   Result<uint64_t> LastInSlot(uint64_t slot) {
     if (auto it = last_in_slot_.find(slot); it != last_in_slot_.end()) {
       return it->second;
@@ -854,7 +864,19 @@ class SqliteStorage final : public Storage,
     const uint64_t last =
         row && !q->ColumnIsNull(0) ? static_cast<uint64_t>(q->ColumnInt64(0)) - start : 0;
     last_in_slot_[slot] = last;
+    if (db_.InTransaction()) {
+      // Read inside a transaction that may have deleted the slot's newest envelopes: if it
+      // rolls back they return, and the value read would be too low.
+      slots_read_in_transaction_.push_back(slot);
+    }
     return last;
+  }
+
+  void ForgetSlotsReadInTransaction() {
+    for (uint64_t slot : slots_read_in_transaction_) {
+      last_in_slot_.erase(slot);
+    }
+    slots_read_in_transaction_.clear();
   }
 
   // MoveEnvelopesIntoQueueRanges is migration 2's middle: every envelope, oldest first, moves
@@ -922,6 +944,9 @@ class SqliteStorage final : public Storage,
   // and a connection that saw the higher number would miss the next envelope. About 40 bytes
   // per device that received an envelope since start.
   std::unordered_map<uint64_t, uint64_t> last_in_slot_;
+  // Slots whose counter LastInSlot read from SQLite in the open transaction: forgotten if it
+  // (or an item's savepoint) rolls back.
+  std::vector<uint64_t> slots_read_in_transaction_;
 };
 
 // kPageCacheKiB bounds SQLite's page cache, which grows only as pages are read.

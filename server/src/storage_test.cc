@@ -372,6 +372,64 @@ TEST_F(StorageTest, SequenceNumbersGoOnAfterARestart) {
   EXPECT_EQ(QueueIds((*again)->queues(), Id(1), 1, 10), (std::vector<uint8_t>{1, 2, 3}));
 }
 
+// A connection of a restarted server learns numbers through Fetch: once they are deleted,
+// the next envelope still gets a larger one (else the live push would take it for one
+// already pushed, and Fetch after the last seen would skip it).
+TEST_F(StorageTest, NumbersAFetchReturnedAreNeverGivenAgain) {
+  for (uint8_t i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(storage_->queues().Insert(Id(1), 1, MakeEnvelope(i, 100)).ok());
+  }
+  storage_.reset();
+  auto again = OpenSqliteStorage(dir_.File("server.db"));
+  ASSERT_TRUE(again.ok());
+  auto& q = (*again)->queues();
+  auto page = q.Fetch(Id(1), 1, 0, 10);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 5u);
+  const uint64_t newest = page->back().seq;
+  EXPECT_EQ(*q.DeleteDevice(Id(1), 1), 5u);
+  auto next = q.Insert(Id(1), 1, MakeEnvelope(6, 100));
+  ASSERT_TRUE(next.ok());
+  EXPECT_GT(*next, newest);
+}
+
+// A counter read inside a transaction that deleted the queue's newest envelopes is
+// forgotten when the transaction (or the item's savepoint) rolls back: the envelopes come
+// back, and the next insert must not collide with them.
+TEST_F(StorageTest, ARollbackForgetsCountersReadInsideIt) {
+  std::vector<uint64_t> seqs;
+  for (uint8_t i = 1; i <= 3; ++i) {
+    seqs.push_back(*storage_->queues().Insert(Id(1), 1, MakeEnvelope(i, 100)));
+  }
+  for (bool whole_transaction : {true, false}) {
+    storage_.reset();
+    auto again = OpenSqliteStorage(dir_.File("server.db"));
+    ASSERT_TRUE(again.ok());
+    storage_ = std::move(*again);
+    auto& q = storage_->queues();
+    ASSERT_TRUE(storage_->Begin().ok());
+    ASSERT_TRUE(storage_->Savepoint().ok());
+    // The two newest go; one insert then takes the number after the third newest.
+    for (size_t back = 0; back < 2; ++back) {
+      EnvelopeId e;
+      e.fill(static_cast<uint8_t>(seqs.size() - back));
+      ASSERT_TRUE(*q.Delete(Id(1), 1, e));
+    }
+    ASSERT_TRUE(q.Insert(Id(1), 1, MakeEnvelope(99, 100)).ok());
+    if (whole_transaction) {
+      storage_->Rollback();
+    } else {
+      ASSERT_TRUE(storage_->RollbackToSavepoint().ok());
+      ASSERT_TRUE(storage_->Commit().ok());
+    }
+    auto next = q.Insert(Id(1), 1, MakeEnvelope(static_cast<uint8_t>(seqs.size() + 1), 100));
+    ASSERT_TRUE(next.ok()) << whole_transaction << " " << ErrorText(next.error());
+    EXPECT_GT(*next, seqs.back());
+    seqs.push_back(*next);
+  }
+  EXPECT_EQ(QueueIds(storage_->queues(), Id(1), 1, 10), (std::vector<uint8_t>{1, 2, 3, 4, 5}));
+}
+
 // Migration 2 moves a version-1 database's envelopes, which shared one sequence, into their
 // devices' ranges: every envelope kept, each queue in its order, and the queue index gone.
 TEST_F(StorageTest, MigrationTwoMovesEveryQueueIntoItsRangeInOrder) {
@@ -388,7 +446,8 @@ TEST_F(StorageTest, MigrationTwoMovesEveryQueueIntoItsRangeInOrder) {
     ASSERT_TRUE(db.ok());
     auto insert = db->Prepare(
         "INSERT INTO envelopes (account, device, id, type, source_account, source_device, "
-        "client_ts, server_ts, content) VALUES (?1, ?2, ?3, 1, x'aa', 2, 5, ?4, ?5)");
+        "client_ts, server_ts, content) VALUES (?1, ?2, ?3, ?4 % 7, x'aa', ?4 % 5, ?4 + 1, ?4, "
+        "?5)");
     ASSERT_TRUE(insert.ok());
     // 30 envelopes for three queues, interleaved as they arrive; id[0] numbers them.
     for (uint8_t i = 1; i <= 30; ++i) {
@@ -425,6 +484,9 @@ TEST_F(StorageTest, MigrationTwoMovesEveryQueueIntoItsRangeInOrder) {
   ASSERT_EQ(page->size(), 1u);
   EXPECT_EQ((*page)[0].seq, QueueRangeStart(QueueSlot(Id(2), 2)) | 1);
   EXPECT_EQ((*page)[0].envelope.server_timestamp, 300);
+  EXPECT_EQ((*page)[0].envelope.client_timestamp, 301);
+  EXPECT_EQ((*page)[0].envelope.type, 300u % 7);
+  EXPECT_EQ((*page)[0].envelope.source_device, 300u % 5);
   EXPECT_EQ((*page)[0].envelope.content, (Bytes{3, 3, 3}));
   EXPECT_EQ((*page)[0].envelope.source_account, (Bytes{0xaa}));
   // New envelopes follow the moved ones; deletes and the age purge find them.

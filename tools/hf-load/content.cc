@@ -34,4 +34,10 @@ Result<ContentHeader> ParseContent(ByteSpan content) {
   return h;
 }
 
+bool IsPreviousContent(ByteSpan content) {
+  ByteReader r(content);
+  const auto magic = r.ReadU32Be();
+  return magic.ok() && *magic == kPreviousContentMagic;
+}
+
 }  // namespace holdfast::load

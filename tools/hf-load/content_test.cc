@@ -49,6 +49,15 @@ TEST(ContentTest, ShortOrForeignContentIsRefused) {
   const auto parsed = ParseContent(Span(foreign));
   ASSERT_FALSE(parsed.ok());
   EXPECT_EQ(parsed.code(), ErrorCode::kMalformed);
+  EXPECT_FALSE(IsPreviousContent(Span(c)));
+  EXPECT_FALSE(IsPreviousContent(Span(foreign)));  // "hfL3"
+}
+
+TEST(ContentTest, ContentOfTheEarlierLayoutIsRecognised) {
+  const std::string previous = std::string("hfL1") + std::string(20, '\0');
+  EXPECT_TRUE(IsPreviousContent(Span(previous)));
+  EXPECT_FALSE(ParseContent(Span(previous)).ok());
+  EXPECT_FALSE(IsPreviousContent(Span(previous.substr(0, 3))));
 }
 
 }  // namespace
