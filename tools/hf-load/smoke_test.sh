@@ -61,6 +61,15 @@ sys.exit(0 if ok else 1)
 EOF
 out=$("$HF_LOAD" --server "$URL" --pairs 4 --messages 30 --offline --state "$WORK/state.json" --json --timeout 60)
 check offline "$out" delivered 120
+# The first envelope of the drain comes after the Auths and no later than the last one.
+python3 - "$out" <<'EOF' || exit 1
+import json, sys
+r = json.loads(sys.argv[1])
+first = r.get("drain_first_ms", 0)
+ok = 0 < first <= r["drain_secs"] * 1000 + 10
+print(f"offline: drain_first_ms={first} drain_secs={r['drain_secs']} {'ok' if ok else 'FAILED'}")
+sys.exit(0 if ok else 1)
+EOF
 out=$("$HF_LOAD" --server "$URL" --drain-only --state "$WORK/state.json" --json --timeout 60)
 check drain "$out" delivered 0
 out=$("$HF_LOAD" --server "$URL" --idle 8 --source-ips 2 --state "$WORK/state.json" --server-pid "$SERVER_PID" --json --timeout 60)

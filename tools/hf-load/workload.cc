@@ -406,9 +406,13 @@ class PairWorkload {
   uint64_t ok_sends() const { return ok_sends_.load(); }
   uint64_t given_up() const { return given_up_.load(); }
   uint64_t last_receive_ns() const { return last_receive_ns_.load(); }
+  uint64_t first_receive_ns() const { return first_receive_ns_.load(); }
   uint64_t last_ok_ns() const { return last_ok_ns_.load(); }
   uint64_t expected() const { return static_cast<uint64_t>(pairs_count_) * messages_; }
-  void ResetDelivered() { delivered_ = 0; }
+  void ResetDelivered() {
+    delivered_ = 0;
+    first_receive_ns_ = 0;
+  }
 
  private:
   // ForEachPair runs `f` on every pair, on the pair's thread. `f` is copied: should a wait
@@ -687,6 +691,8 @@ class PairWorkload {
     ++p.unique;
     ++delivered_;
     StoreMax(last_receive_ns_, now);
+    uint64_t none = 0;
+    (void)first_receive_ns_.compare_exchange_strong(none, now);
     auto us_since = [now](uint64_t t) {
       return static_cast<uint32_t>(std::min<uint64_t>(now > t ? (now - t) / 1000 : 0, UINT32_MAX));
     };
@@ -783,6 +789,7 @@ class PairWorkload {
   std::atomic<int64_t> acks_in_flight_{0};
   std::atomic<int64_t> pending_ack_ids_{0};
   std::atomic<uint64_t> last_receive_ns_{0};
+  std::atomic<uint64_t> first_receive_ns_{0};
   std::atomic<uint64_t> last_ok_ns_{0};
 };
 
@@ -930,6 +937,7 @@ nlohmann::json RunOffline(Env& env, const std::vector<Account>& accounts,
   }
   Meter drain(o.server_pid);
   drain.Start();
+  const uint64_t auth_ns = NowNs();
   w->AuthenticateReceivers();
   const uint64_t want = w->ok_sends();
   const bool drained = WaitUntil(
@@ -950,6 +958,9 @@ nlohmann::json RunOffline(Env& env, const std::vector<Account>& accounts,
   out["drain_msgs_per_s"] =
       std::llround(static_cast<double>(w->delivered()) / (drain.secs() > 0 ? drain.secs() : 1));
   out["msgs_per_s"] = out["drain_msgs_per_s"];
+  // As the peers' generator's first_ms: from the Auths to the first envelope received.
+  const uint64_t first = w->first_receive_ns();
+  out["drain_first_ms"] = first > auth_ns ? Meter::Round2((first - auth_ns) / 1e6) : 0.0;
   drain.Add(out);
   return out;
 }
