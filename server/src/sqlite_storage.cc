@@ -266,31 +266,46 @@ class SqliteStorage final : public Storage,
   // item, and parsing that SQL each time cost more than the savepoint itself.
   Result<void> Begin() override {
     written_.clear();
-    slots_read_in_transaction_.clear();
+    slots_read_.clear();
+    savepoint_marks_.clear();
     return RunControl(kBegin, "BEGIN IMMEDIATE");
   }
   Result<void> Commit() override {
     Result<void> done = RunControl(kCommit, "COMMIT");
     if (!db_.InTransaction()) {
       written_.clear();  // (a COMMIT refused for SQLITE_BUSY leaves the transaction open)
-      slots_read_in_transaction_.clear();
+    }
+    if (done.ok()) {
+      // Kept on failure (SQLite may have rolled the transaction back by itself): Rollback,
+      // which follows every failed commit, forgets them.
+      slots_read_.clear();
+      savepoint_marks_.clear();
     }
     return done;
   }
   void Rollback() override {
     written_.clear();
-    ForgetSlotsReadInTransaction();
+    ForgetSlotsReadSince(0);
+    savepoint_marks_.clear();
     (void)RunControl(kRollback, "ROLLBACK");
   }
   Result<void> Savepoint() override {
     if (!db_.InTransaction()) {
       return Error{ErrorCode::kStorageFailure, "no transaction (rolled back by SQLite)"};
     }
-    return RunControl(kSavepoint, "SAVEPOINT item");
+    HF_RETURN_IF_ERROR(RunControl(kSavepoint, "SAVEPOINT item"));
+    savepoint_marks_.push_back(slots_read_.size());
+    return Ok();
   }
-  Result<void> Release() override { return RunControl(kRelease, "RELEASE item"); }
+  Result<void> Release() override {
+    // The item's slots stay listed: should the whole transaction roll back, they go too.
+    PopSavepointMark();
+    return RunControl(kRelease, "RELEASE item");
+  }
   Result<void> RollbackToSavepoint() override {
-    ForgetSlotsReadInTransaction();
+    // Only what this item read: earlier items' reads stand unless the transaction fails.
+    ForgetSlotsReadSince(savepoint_marks_.empty() ? 0 : savepoint_marks_.back());
+    PopSavepointMark();
     // After a failed ROLLBACK TO, RELEASE would keep the item's partial writes: stop there.
     HF_RETURN_IF_ERROR(RunControl(kRollbackToSavepoint, "ROLLBACK TO item"));
     return RunControl(kRelease, "RELEASE item");
@@ -644,7 +659,8 @@ class SqliteStorage final : public Storage,
     HF_RETURN_IF_ERROR(q->BindBlob(9, e.content));
     HF_RETURN_IF_ERROR(q->BindInt64(10, static_cast<int64_t>(seq)));
     HF_RETURN_IF_ERROR(q->Run());
-    // Taken even if the transaction rolls back later: a gap, never a number used twice.
+    // Kept even if the transaction rolls back later: a gap. (Only a counter read inside a
+    // transaction that rolls back is forgotten, and then nobody learned its numbers.)
     last_in_slot_[slot] = last + 1;
     return seq;
   }
@@ -866,17 +882,26 @@ class SqliteStorage final : public Storage,
     last_in_slot_[slot] = last;
     if (db_.InTransaction()) {
       // Read inside a transaction that may have deleted the slot's newest envelopes: if it
-      // rolls back they return, and the value read would be too low.
-      slots_read_in_transaction_.push_back(slot);
+      // (or the item's savepoint) rolls back they return, and the value read would be too
+      // low. Nobody learned a number of the slot in what rolled back: forgetting the value
+      // cannot lower one that was handed out.
+      slots_read_.push_back(slot);
     }
     return last;
   }
 
-  void ForgetSlotsReadInTransaction() {
-    for (uint64_t slot : slots_read_in_transaction_) {
-      last_in_slot_.erase(slot);
+  // ForgetSlotsReadSince drops the counters read from SQLite since the `mark`th read of the
+  // open transaction; the next use reads them again.
+  void ForgetSlotsReadSince(size_t mark) {
+    for (size_t i = std::min(mark, slots_read_.size()); i < slots_read_.size(); ++i) {
+      last_in_slot_.erase(slots_read_[i]);
     }
-    slots_read_in_transaction_.clear();
+    slots_read_.resize(std::min(mark, slots_read_.size()));
+  }
+  void PopSavepointMark() {
+    if (!savepoint_marks_.empty()) {
+      savepoint_marks_.pop_back();
+    }
   }
 
   // MoveEnvelopesIntoQueueRanges is migration 2's middle: every envelope, oldest first, moves
@@ -944,9 +969,10 @@ class SqliteStorage final : public Storage,
   // and a connection that saw the higher number would miss the next envelope. About 40 bytes
   // per device that received an envelope since start.
   std::unordered_map<uint64_t, uint64_t> last_in_slot_;
-  // Slots whose counter LastInSlot read from SQLite in the open transaction: forgotten if it
-  // (or an item's savepoint) rolls back.
-  std::vector<uint64_t> slots_read_in_transaction_;
+  // Slots whose counter LastInSlot read from SQLite in the open transaction, in order, and
+  // where each open savepoint began in that list: what a rollback undoes is forgotten.
+  std::vector<uint64_t> slots_read_;
+  std::vector<size_t> savepoint_marks_;
 };
 
 // kPageCacheKiB bounds SQLite's page cache, which grows only as pages are read.

@@ -430,6 +430,34 @@ TEST_F(StorageTest, ARollbackForgetsCountersReadInsideIt) {
   EXPECT_EQ(QueueIds(storage_->queues(), Id(1), 1, 10), (std::vector<uint8_t>{1, 2, 3, 4, 5}));
 }
 
+// An item that rolls back forgets only the counters it read itself: one that an earlier
+// item of the batch read for a Fetch stays, and covers the numbers that Fetch returned.
+TEST_F(StorageTest, AnItemsRollbackKeepsCountersEarlierItemsRead) {
+  for (uint8_t i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(storage_->queues().Insert(Id(1), 1, MakeEnvelope(i, 100)).ok());
+  }
+  storage_.reset();
+  auto again = OpenSqliteStorage(dir_.File("server.db"));
+  ASSERT_TRUE(again.ok());
+  storage_ = std::move(*again);
+  auto& q = storage_->queues();
+  ASSERT_TRUE(storage_->Begin().ok());
+  ASSERT_TRUE(storage_->Savepoint().ok());
+  auto page = q.Fetch(Id(1), 1, 0, 10);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 5u);
+  ASSERT_TRUE(storage_->Release().ok());
+  ASSERT_TRUE(storage_->Savepoint().ok());
+  ASSERT_TRUE(q.Insert(Id(2), 1, MakeEnvelope(9, 100)).ok());  // reads another slot
+  ASSERT_TRUE(storage_->RollbackToSavepoint().ok());
+  ASSERT_TRUE(storage_->Commit().ok());
+  EXPECT_EQ(*q.DeleteDevice(Id(1), 1), 5u);  // the device acknowledged them all
+  auto next = q.Insert(Id(1), 1, MakeEnvelope(6, 100));
+  ASSERT_TRUE(next.ok());
+  EXPECT_GT(*next, page->back().seq);
+  EXPECT_EQ(*q.Count(Id(2), 1), 0u);
+}
+
 // Migration 2 moves a version-1 database's envelopes, which shared one sequence, into their
 // devices' ranges: every envelope kept, each queue in its order, and the queue index gone.
 TEST_F(StorageTest, MigrationTwoMovesEveryQueueIntoItsRangeInOrder) {
