@@ -219,7 +219,9 @@ int main(int argc, char** argv) {
     if (!text.ok()) {
       return Fail(order_file, text.error());
     }
-    auto storage = holdfast::server::OpenSqliteStorage(data_dir + "/holdfast.db");
+    // Beside a running holdfastd: never migrate its database under it.
+    auto storage = holdfast::server::OpenSqliteStorage(
+        data_dir + "/holdfast.db", holdfast::server::SqliteStorageOptions{.upgrade_existing = false});
     if (!storage.ok()) {
       return Fail("opening " + data_dir + "/holdfast.db", storage.error());
     }

@@ -117,7 +117,12 @@ void Database::RunBatch(std::deque<Item>& batch) {
         r = item.work(*storage_);
         if (item.savepoint) {
           if (r.ok()) {
-            r = storage_->Release();
+            if (auto released = storage_->Release(); !released.ok()) {
+              // The item's writes stay in the transaction, but it would be reported failed:
+              // keep nothing of this batch rather than answer "not stored" for stored work.
+              commit = released;
+              break;
+            }
           } else if (auto undone = storage_->RollbackToSavepoint(); !undone.ok()) {
             // The item's writes could not be undone (or SQLite already rolled the whole
             // transaction back): nothing of this batch may be kept.

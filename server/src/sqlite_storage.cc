@@ -219,7 +219,7 @@ class SqliteStorage final : public Storage,
  public:
   explicit SqliteStorage(SqliteDb db) : db_(std::move(db)), stmts_(db_) {}
 
-  Result<void> Migrate(int target) {
+  Result<void> Migrate(int target, bool upgrade_existing) {
     HF_RETURN_IF_ERROR(
         db_.Exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
                  "INSERT OR IGNORE INTO meta VALUES ('schema_version', 0);"));
@@ -233,6 +233,10 @@ class SqliteStorage final : public Storage,
     version.Reset();
     if (schema_version_ > kSchemaVersion || schema_version_ < 0) {
       return Error{ErrorCode::kUnsupportedVersion, "database schema is newer than this server"};
+    }
+    if (!upgrade_existing && schema_version_ > 0 && schema_version_ < target) {
+      return Error{ErrorCode::kUnsupportedVersion,
+                   "database schema is older than this tool: start the new holdfastd first"};
     }
     while (schema_version_ < target) {
       HF_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
@@ -266,7 +270,7 @@ class SqliteStorage final : public Storage,
   // item, and parsing that SQL each time cost more than the savepoint itself.
   Result<void> Begin() override {
     written_.clear();
-    slots_read_.clear();
+    ForgetSlotsReadSince(0);  // left by a failed commit not followed by Rollback
     savepoint_marks_.clear();
     return RunControl(kBegin, "BEGIN IMMEDIATE");
   }
@@ -658,7 +662,14 @@ class SqliteStorage final : public Storage,
     HF_RETURN_IF_ERROR(q->BindInt64(8, e.server_timestamp));
     HF_RETURN_IF_ERROR(q->BindBlob(9, e.content));
     HF_RETURN_IF_ERROR(q->BindInt64(10, static_cast<int64_t>(seq)));
-    HF_RETURN_IF_ERROR(q->Run());
+    if (auto inserted = q->Run(); !inserted.ok()) {
+      // Should the number clash with a stored one (this process is meant to be the only
+      // writer), every later insert into the slot would clash too: catch up with the table.
+      if (auto newest = NewestInSlot(slot); newest.ok() && *newest > last) {
+        last_in_slot_[slot] = *newest;
+      }
+      return inserted.error();
+    }
     // Kept even if the transaction rolls back later: a gap. (Only a counter read inside a
     // transaction that rolls back is forgotten, and then nobody learned its numbers.)
     last_in_slot_[slot] = last + 1;
@@ -869,16 +880,7 @@ class SqliteStorage final : public Storage,
     if (auto it = last_in_slot_.find(slot); it != last_in_slot_.end()) {
       return it->second;
     }
-    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kLastInSlot,
-                                            "SELECT max(seq) FROM envelopes WHERE seq >= ?1 "
-                                            "AND seq <= ?2"));
-    const uint64_t start = QueueRangeStart(slot);
-    Query q(s);
-    HF_RETURN_IF_ERROR(q->BindInt64(1, static_cast<int64_t>(start)));
-    HF_RETURN_IF_ERROR(q->BindInt64(2, static_cast<int64_t>(start + kQueueCounterMax)));
-    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
-    const uint64_t last =
-        row && !q->ColumnIsNull(0) ? static_cast<uint64_t>(q->ColumnInt64(0)) - start : 0;
+    HF_ASSIGN_OR_RETURN(const uint64_t last, NewestInSlot(slot));
     last_in_slot_[slot] = last;
     if (db_.InTransaction()) {
       // Read inside a transaction that may have deleted the slot's newest envelopes: if it
@@ -888,6 +890,19 @@ class SqliteStorage final : public Storage,
       slots_read_.push_back(slot);
     }
     return last;
+  }
+
+  // NewestInSlot is the counter of the slot's newest stored envelope (0 for none).
+  Result<uint64_t> NewestInSlot(uint64_t slot) {
+    HF_ASSIGN_OR_RETURN(auto* s, stmts_.Get(kLastInSlot,
+                                            "SELECT max(seq) FROM envelopes WHERE seq >= ?1 "
+                                            "AND seq <= ?2"));
+    const uint64_t start = QueueRangeStart(slot);
+    Query q(s);
+    HF_RETURN_IF_ERROR(q->BindInt64(1, static_cast<int64_t>(start)));
+    HF_RETURN_IF_ERROR(q->BindInt64(2, static_cast<int64_t>(start + kQueueCounterMax)));
+    HF_ASSIGN_OR_RETURN(const bool row, q->Step());
+    return row && !q->ColumnIsNull(0) ? static_cast<uint64_t>(q->ColumnInt64(0)) - start : 0;
   }
 
   // ForgetSlotsReadSince drops the counters read from SQLite since the `mark`th read of the
@@ -967,7 +982,7 @@ class SqliteStorage final : public Storage,
   // The last counter given out in each queue slot's range (LastInSlot). Never evicted: an
   // entry read again from SQLite after the slot's newest envelope was deleted would be lower,
   // and a connection that saw the higher number would miss the next envelope. About 40 bytes
-  // per device that received an envelope since start.
+  // per device that connected or received an envelope since start.
   std::unordered_map<uint64_t, uint64_t> last_in_slot_;
   // Slots whose counter LastInSlot read from SQLite in the open transaction, in order, and
   // where each open savepoint began in that list: what a rollback undoes is forgotten.
@@ -991,7 +1006,8 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
   HF_RETURN_IF_ERROR(db.Exec("PRAGMA cache_size = -" + std::to_string(kPageCacheKiB)));
   auto storage = std::make_unique<SqliteStorage>(std::move(db));
   HF_RETURN_IF_ERROR(storage->Migrate(
-      options.migrate_to > 0 ? std::min(options.migrate_to, kSchemaVersion) : kSchemaVersion));
+      options.migrate_to > 0 ? std::min(options.migrate_to, kSchemaVersion) : kSchemaVersion,
+      options.upgrade_existing));
   return std::unique_ptr<Storage>(std::move(storage));
 }
 

@@ -79,10 +79,24 @@ std::promise<void> HoldDatabase(Database& db) {
 
 class StorageTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Restart(); }
+  // Restart closes the storage (if open) and opens its database again, as a new server
+  // process would.
+  void Restart() {
+    storage_.reset();
     auto s = OpenSqliteStorage(dir_.File("server.db"));
     ASSERT_TRUE(s.ok());
     storage_ = std::move(*s);
+  }
+  // FillQueue puts envelopes 1..n (id and content numbered) in account 1's device 1 queue.
+  std::vector<uint64_t> FillQueue(uint8_t n) {
+    std::vector<uint64_t> seqs;
+    for (uint8_t i = 1; i <= n; ++i) {
+      auto seq = storage_->queues().Insert(Id(1), 1, MakeEnvelope(i, 100));
+      EXPECT_TRUE(seq.ok());
+      seqs.push_back(seq.ok() ? *seq : 0);
+    }
+    return seqs;
   }
   TempDir dir_;
   std::unique_ptr<Storage> storage_;
@@ -359,30 +373,22 @@ TEST_F(StorageTest, FetchReadsTheQueuesRangeOfRowids) {
 
 // After a restart a queue's numbers go on after its newest envelope.
 TEST_F(StorageTest, SequenceNumbersGoOnAfterARestart) {
-  auto first = storage_->queues().Insert(Id(1), 1, MakeEnvelope(1, 100));
-  auto second = storage_->queues().Insert(Id(1), 1, MakeEnvelope(2, 100));
-  ASSERT_TRUE(first.ok() && second.ok());
-  EXPECT_EQ(*second, *first + 1);
-  storage_.reset();
-  auto again = OpenSqliteStorage(dir_.File("server.db"));
-  ASSERT_TRUE(again.ok());
-  auto third = (*again)->queues().Insert(Id(1), 1, MakeEnvelope(3, 100));
+  const std::vector<uint64_t> seqs = FillQueue(2);
+  EXPECT_EQ(seqs[1], seqs[0] + 1);
+  Restart();
+  auto third = storage_->queues().Insert(Id(1), 1, MakeEnvelope(3, 100));
   ASSERT_TRUE(third.ok());
-  EXPECT_EQ(*third, *second + 1);
-  EXPECT_EQ(QueueIds((*again)->queues(), Id(1), 1, 10), (std::vector<uint8_t>{1, 2, 3}));
+  EXPECT_EQ(*third, seqs[1] + 1);
+  EXPECT_EQ(QueueIds(storage_->queues(), Id(1), 1, 10), (std::vector<uint8_t>{1, 2, 3}));
 }
 
 // A connection of a restarted server learns numbers through Fetch: once they are deleted,
 // the next envelope still gets a larger one (else the live push would take it for one
 // already pushed, and Fetch after the last seen would skip it).
 TEST_F(StorageTest, NumbersAFetchReturnedAreNeverGivenAgain) {
-  for (uint8_t i = 1; i <= 5; ++i) {
-    ASSERT_TRUE(storage_->queues().Insert(Id(1), 1, MakeEnvelope(i, 100)).ok());
-  }
-  storage_.reset();
-  auto again = OpenSqliteStorage(dir_.File("server.db"));
-  ASSERT_TRUE(again.ok());
-  auto& q = (*again)->queues();
+  FillQueue(5);
+  Restart();
+  auto& q = storage_->queues();
   auto page = q.Fetch(Id(1), 1, 0, 10);
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->size(), 5u);
@@ -397,15 +403,9 @@ TEST_F(StorageTest, NumbersAFetchReturnedAreNeverGivenAgain) {
 // forgotten when the transaction (or the item's savepoint) rolls back: the envelopes come
 // back, and the next insert must not collide with them.
 TEST_F(StorageTest, ARollbackForgetsCountersReadInsideIt) {
-  std::vector<uint64_t> seqs;
-  for (uint8_t i = 1; i <= 3; ++i) {
-    seqs.push_back(*storage_->queues().Insert(Id(1), 1, MakeEnvelope(i, 100)));
-  }
+  std::vector<uint64_t> seqs = FillQueue(3);
   for (bool whole_transaction : {true, false}) {
-    storage_.reset();
-    auto again = OpenSqliteStorage(dir_.File("server.db"));
-    ASSERT_TRUE(again.ok());
-    storage_ = std::move(*again);
+    Restart();
     auto& q = storage_->queues();
     ASSERT_TRUE(storage_->Begin().ok());
     ASSERT_TRUE(storage_->Savepoint().ok());
@@ -433,13 +433,8 @@ TEST_F(StorageTest, ARollbackForgetsCountersReadInsideIt) {
 // An item that rolls back forgets only the counters it read itself: one that an earlier
 // item of the batch read for a Fetch stays, and covers the numbers that Fetch returned.
 TEST_F(StorageTest, AnItemsRollbackKeepsCountersEarlierItemsRead) {
-  for (uint8_t i = 1; i <= 5; ++i) {
-    ASSERT_TRUE(storage_->queues().Insert(Id(1), 1, MakeEnvelope(i, 100)).ok());
-  }
-  storage_.reset();
-  auto again = OpenSqliteStorage(dir_.File("server.db"));
-  ASSERT_TRUE(again.ok());
-  storage_ = std::move(*again);
+  FillQueue(5);
+  Restart();
   auto& q = storage_->queues();
   ASSERT_TRUE(storage_->Begin().ok());
   ASSERT_TRUE(storage_->Savepoint().ok());
@@ -456,6 +451,43 @@ TEST_F(StorageTest, AnItemsRollbackKeepsCountersEarlierItemsRead) {
   ASSERT_TRUE(next.ok());
   EXPECT_GT(*next, page->back().seq);
   EXPECT_EQ(*q.Count(Id(2), 1), 0u);
+}
+
+// Should a stored row hold the number an insert takes (a second writer, a bug), that insert
+// fails, and the next one goes past the stored row instead of failing for good.
+TEST_F(StorageTest, AnInsertThatClashesCatchesUpWithTheTable) {
+  const std::vector<uint64_t> seqs = FillQueue(1);
+  {
+    auto db = SqliteDb::Open(dir_.File("server.db"));
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("INSERT INTO envelopes SELECT seq + 1, account, device, x'" +
+                         std::string(32, '7') +
+                         "', type, source_account, source_device, client_ts, server_ts, "
+                         "content FROM envelopes")
+                    .ok());
+  }
+  auto& q = storage_->queues();
+  EXPECT_FALSE(q.Insert(Id(1), 1, MakeEnvelope(2, 100)).ok());
+  auto next = q.Insert(Id(1), 1, MakeEnvelope(3, 100));
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(*next, seqs[0] + 2);
+}
+
+// A tool opened beside a running holdfastd (holdfast-admin) never migrates that server's
+// database; holdfastd itself does.
+TEST_F(StorageTest, ToolsRefuseToMigrateAnExistingDatabase) {
+  storage_.reset();
+  TempDir dir;
+  const std::string path = dir.File("old.db");
+  ASSERT_TRUE(OpenSqliteStorage(path, SqliteStorageOptions{.migrate_to = 1}).ok());
+  EXPECT_EQ(OpenSqliteStorage(path, SqliteStorageOptions{.upgrade_existing = false}).code(),
+            ErrorCode::kUnsupportedVersion);
+  auto fresh = OpenSqliteStorage(dir.File("new.db"), SqliteStorageOptions{.upgrade_existing = false});
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ((*fresh)->SchemaVersion(), 2);
+  auto upgraded = OpenSqliteStorage(path);
+  ASSERT_TRUE(upgraded.ok());
+  EXPECT_EQ((*upgraded)->SchemaVersion(), 2);
 }
 
 // Migration 2 moves a version-1 database's envelopes, which shared one sequence, into their

@@ -54,7 +54,7 @@ TEST(ContentTest, ShortOrForeignContentIsRefused) {
 }
 
 TEST(ContentTest, ContentOfTheEarlierLayoutIsRecognised) {
-  const std::string previous = std::string("hfL1") + std::string(20, '\0');
+  const std::string previous = std::string("hfL1") + std::string(kContentHeaderBytes, '\0');
   EXPECT_TRUE(IsPreviousContent(Span(previous)));
   EXPECT_FALSE(ParseContent(Span(previous)).ok());
   EXPECT_FALSE(IsPreviousContent(Span(previous.substr(0, 3))));

@@ -250,11 +250,15 @@ struct SqliteStorageOptions {
   bool background_checkpoints = false;
   // For tests of migrations: stop at this schema version (0: the current one).
   int migrate_to = 0;
+  // False for tools that open holdfastd's database beside a running holdfastd: a database
+  // that an older holdfastd made is then refused (kUnsupportedVersion) rather than migrated
+  // under that server. A new database is still created.
+  bool upgrade_existing = true;
 };
 
 // OpenSqliteStorage opens (creating if needed) the SQLite database at `path` in WAL mode and
 // migrates its schema to the current version. A newer schema than this code knows is
-// kUnsupportedVersion.
+// kUnsupportedVersion. Storage::Commit's contract: after a failed Commit, call Rollback.
 Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
                                                    SqliteStorageOptions options = {});
 
