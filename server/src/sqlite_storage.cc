@@ -15,12 +15,31 @@
 namespace holdfast::server {
 namespace {
 
+ByteSpan Span(const AccountId& id) { return ByteSpan(id.data(), id.size()); }
+
+Result<AccountId> ReadAccountId(ByteSpan b) {
+  if (b.size() != kAccountIdBytes) {
+    return Error{ErrorCode::kStorageFailure, "corrupt account id"};
+  }
+  AccountId id;
+  std::copy(b.begin(), b.end(), id.begin());
+  return id;
+}
+
+Result<void> MoveEnvelopesIntoQueueRanges(SqliteDb& db);
+
+// A Migration takes the schema one version up: its SQL, then, if it has one, C++ on the same
+// connection inside the same transaction (for data SQL alone cannot compute).
+struct Migration {
+  const char* sql;
+  Result<void> (*then)(SqliteDb&) = nullptr;
+};
+
 // kMigrations[i] takes the schema from version i to version i + 1. Never edit one that has
-// shipped: add a new one. Migration 2 also moves the envelopes in C++
-// (SqliteStorage::MoveEnvelopesIntoQueueRanges) between its two parts.
-constexpr std::array<const char*, 2> kMigrations = {
+// shipped: add a new one.
+constexpr std::array<Migration, 2> kMigrations = {{
     // 1: accounts, devices, codes, keys, queues, IP records.
-    R"sql(
+    {R"sql(
 CREATE TABLE accounts (
   id BLOB PRIMARY KEY,
   phone TEXT NOT NULL UNIQUE,
@@ -96,11 +115,11 @@ CREATE TABLE ip_records (
 );
 CREATE INDEX ip_records_account ON ip_records (account, start_ms);
 CREATE INDEX ip_records_end ON ip_records (end_ms);
-)sql",
+)sql"},
     // 2: each device's envelopes in a range of rowids of their own (QueueSlot), so that a
     // device's queue lies on neighbouring pages; the queue index goes (a rowid range replaces
-    // it). The rows move in C++, then kMigration2Finish runs.
-    R"sql(
+    // it). MoveEnvelopesIntoQueueRanges moves the rows and swaps the tables.
+    {R"sql(
 CREATE TABLE envelopes_2 (
   seq INTEGER PRIMARY KEY,
   account BLOB NOT NULL,
@@ -114,18 +133,53 @@ CREATE TABLE envelopes_2 (
   content BLOB NOT NULL
 );
 )sql",
-};
+     &MoveEnvelopesIntoQueueRanges},
+}};
 
-constexpr const char* kMigration2Finish = R"sql(
+constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
+
+// MoveEnvelopesIntoQueueRanges is migration 2's C++: every envelope, oldest first, moves to
+// envelopes_2 with a sequence number in its device's range, in the same order; then
+// envelopes_2 takes the old table's place and indexes.
+Result<void> MoveEnvelopesIntoQueueRanges(SqliteDb& db) {
+  HF_ASSIGN_OR_RETURN(auto read, db.Prepare("SELECT account, device, id, type, source_account, "
+                                            "source_device, client_ts, server_ts, content FROM "
+                                            "envelopes ORDER BY seq"));
+  HF_ASSIGN_OR_RETURN(auto write,
+                      db.Prepare("INSERT INTO envelopes_2 (seq, account, device, id, type, "
+                                 "source_account, source_device, client_ts, server_ts, "
+                                 "content) VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+  std::unordered_map<uint64_t, uint64_t> last;
+  while (true) {
+    HF_ASSIGN_OR_RETURN(const bool row, read.Step());
+    if (!row) {
+      break;
+    }
+    HF_ASSIGN_OR_RETURN(const AccountId account, ReadAccountId(read.ColumnBlob(0)));
+    const auto device = static_cast<uint32_t>(read.ColumnInt64(1));
+    const uint64_t slot = QueueSlot(account, device);
+    const uint64_t n = ++last[slot];
+    if (n > kQueueCounterMax) {
+      return Error{ErrorCode::kStorageFailure, "queue sequence numbers exhausted"};
+    }
+    for (int c : {0, 2, 4, 8}) {  // account, id, source_account, content
+      HF_RETURN_IF_ERROR(write.BindBlob(c + 1, read.ColumnBlob(c)));
+    }
+    for (int c : {1, 3, 5, 6, 7}) {  // device, type, source_device, client_ts, server_ts
+      HF_RETURN_IF_ERROR(write.BindInt64(c + 1, read.ColumnInt64(c)));
+    }
+    HF_RETURN_IF_ERROR(write.BindInt64(10, static_cast<int64_t>(QueueRangeStart(slot) | n)));
+    HF_RETURN_IF_ERROR(write.Run());
+    write.Reset();
+  }
+  read.Reset();  // no statement may be reading the table DROP TABLE removes
+  return db.Exec(R"sql(
 DROP TABLE envelopes;
 ALTER TABLE envelopes_2 RENAME TO envelopes;
 CREATE UNIQUE INDEX envelopes_id ON envelopes (account, device, id);
 CREATE INDEX envelopes_age ON envelopes (server_ts);
-)sql";
-
-constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
-
-ByteSpan Span(const AccountId& id) { return ByteSpan(id.data(), id.size()); }
+)sql");
+}
 
 // Statements is a lazily prepared statement cache: each SQL text is compiled once.
 class Statements {
@@ -240,12 +294,10 @@ class SqliteStorage final : public Storage,
     }
     while (schema_version_ < target) {
       HF_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
-      auto step = db_.Exec(kMigrations[static_cast<size_t>(schema_version_)]);
-      if (step.ok() && schema_version_ == 1) {
-        step = MoveEnvelopesIntoQueueRanges();
-        if (step.ok()) {
-          step = db_.Exec(kMigration2Finish);
-        }
+      const Migration& m = kMigrations[static_cast<size_t>(schema_version_)];
+      auto step = db_.Exec(m.sql);
+      if (step.ok() && m.then != nullptr) {
+        step = m.then(db_);
       }
       if (step.ok()) {
         step = db_.Exec("UPDATE meta SET value = " + std::to_string(schema_version_ + 1) +
@@ -692,8 +744,7 @@ class SqliteStorage final : public Storage,
     const uint64_t start = QueueRangeStart(slot);
     // Every number a connection learns comes from Insert or from here: read the slot's
     // counter first, so that it is at least the newest number this returns.
-    HF_ASSIGN_OR_RETURN(const uint64_t last, LastInSlot(slot));
-    (void)last;
+    HF_RETURN_IF_ERROR(LastInSlot(slot));
     Query q(s);
     HF_RETURN_IF_ERROR(q->BindBlob(1, Span(id)));
     HF_RETURN_IF_ERROR(q->BindInt64(2, device));
@@ -816,15 +867,6 @@ class SqliteStorage final : public Storage,
   }
 
  private:
-  static Result<AccountId> ReadAccountId(ByteSpan b) {
-    if (b.size() != kAccountIdBytes) {
-      return Error{ErrorCode::kStorageFailure, "corrupt account id"};
-    }
-    AccountId id;
-    std::copy(b.begin(), b.end(), id.begin());
-    return id;
-  }
-
   static Result<std::optional<Account>> ReadAccount(SqliteStatement& q) {
     HF_ASSIGN_OR_RETURN(const bool row, q.Step());
     if (!row) {
@@ -916,41 +958,6 @@ class SqliteStorage final : public Storage,
   void PopSavepointMark() {
     if (!savepoint_marks_.empty()) {
       savepoint_marks_.pop_back();
-    }
-  }
-
-  // MoveEnvelopesIntoQueueRanges is migration 2's middle: every envelope, oldest first, moves
-  // to envelopes_2 with a sequence number in its device's range, in the same order.
-  Result<void> MoveEnvelopesIntoQueueRanges() {
-    HF_ASSIGN_OR_RETURN(auto read, db_.Prepare("SELECT account, device, id, type, source_account, "
-                                               "source_device, client_ts, server_ts, content FROM "
-                                               "envelopes ORDER BY seq"));
-    HF_ASSIGN_OR_RETURN(auto write,
-                        db_.Prepare("INSERT INTO envelopes_2 (seq, account, device, id, type, "
-                                    "source_account, source_device, client_ts, server_ts, "
-                                    "content) VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
-    std::unordered_map<uint64_t, uint64_t> last;
-    while (true) {
-      HF_ASSIGN_OR_RETURN(const bool row, read.Step());
-      if (!row) {
-        return Ok();
-      }
-      HF_ASSIGN_OR_RETURN(const AccountId account, ReadAccountId(read.ColumnBlob(0)));
-      const auto device = static_cast<uint32_t>(read.ColumnInt64(1));
-      const uint64_t slot = QueueSlot(account, device);
-      const uint64_t n = ++last[slot];
-      if (n > kQueueCounterMax) {
-        return Error{ErrorCode::kStorageFailure, "queue sequence numbers exhausted"};
-      }
-      for (int c : {0, 2, 4, 8}) {  // account, id, source_account, content
-        HF_RETURN_IF_ERROR(write.BindBlob(c + 1, read.ColumnBlob(c)));
-      }
-      for (int c : {1, 3, 5, 6, 7}) {  // device, type, source_device, client_ts, server_ts
-        HF_RETURN_IF_ERROR(write.BindInt64(c + 1, read.ColumnInt64(c)));
-      }
-      HF_RETURN_IF_ERROR(write.BindInt64(10, static_cast<int64_t>(QueueRangeStart(slot) | n)));
-      HF_RETURN_IF_ERROR(write.Run());
-      write.Reset();
     }
   }
 
