@@ -22,6 +22,9 @@ std::string MakeContent(const ContentHeader& header, size_t body_bytes, Rng& fil
 Result<ContentHeader> ParseContent(ByteSpan content) {
   ByteReader r(content);
   HF_ASSIGN_OR_RETURN(const uint32_t magic, r.ReadU32Be());
+  if (magic == kPreviousContentMagic) {
+    return Error{ErrorCode::kUnsupportedVersion, "hf-load content of the previous layout"};
+  }
   if (magic != kContentMagic) {
     return Error{ErrorCode::kMalformed, "not hf-load content"};
   }
@@ -32,12 +35,6 @@ Result<ContentHeader> ParseContent(ByteSpan content) {
   HF_ASSIGN_OR_RETURN(h.due_ns, r.ReadU64Be());
   HF_ASSIGN_OR_RETURN(h.sent_ns, r.ReadU64Be());
   return h;
-}
-
-bool IsPreviousContent(ByteSpan content) {
-  ByteReader r(content);
-  const auto magic = r.ReadU32Be();
-  return magic.ok() && *magic == kPreviousContentMagic;
 }
 
 }  // namespace holdfast::load

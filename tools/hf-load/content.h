@@ -23,8 +23,9 @@
 namespace holdfast::load {
 
 inline constexpr uint32_t kContentMagic = 0x68664c32;  // "hfL2"
-// kPreviousContentMagic marks content of hf-load builds before due_ns (one timestamp): such
-// envelopes, left in a queue by an earlier run, count as stale rather than as errors.
+// kPreviousContentMagic marks content of hf-load builds before due_ns (one timestamp):
+// ParseContent calls it kUnsupportedVersion, so that such envelopes, left in a queue by an
+// earlier run, count as stale rather than as errors.
 inline constexpr uint32_t kPreviousContentMagic = 0x68664c31;  // "hfL1"
 inline constexpr size_t kContentHeaderBytes = 32;
 
@@ -40,11 +41,9 @@ struct ContentHeader {
 // drawn from `filler`.
 std::string MakeContent(const ContentHeader& header, size_t body_bytes, Rng& filler);
 
-// ParseContent reads the header; kMalformed if the content is too short or has another magic.
+// ParseContent reads the header: kUnsupportedVersion for content of the previous layout,
+// kMalformed if it is too short or has another magic.
 Result<ContentHeader> ParseContent(ByteSpan content);
-
-// IsPreviousContent is true for content that starts with kPreviousContentMagic.
-bool IsPreviousContent(ByteSpan content);
 
 }  // namespace holdfast::load
 

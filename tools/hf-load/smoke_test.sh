@@ -37,6 +37,18 @@ sys.exit(0 if ok else 1)
 EOF
 }
 
+# holds NAME JSON EXPR: the Python expression EXPR, over the run's JSON object r, must be true.
+holds() {
+  python3 - "$@" <<'EOF' || exit 1
+import json, sys
+name, text, expr = sys.argv[1], sys.argv[2], sys.argv[3]
+r = json.loads(text)
+ok = bool(eval(expr, {"r": r}))
+print(f"{name}: {expr} {'ok' if ok else 'FAILED'} ({text[:300]})")
+sys.exit(0 if ok else 1)
+EOF
+}
+
 out=$("$HF_LOAD" --server "$URL" --codes "$WORK/codes" --pairs 4 --messages 50 --window 4 \
   --server-pid "$SERVER_PID" --state "$WORK/state.json" --acked-log "$WORK/acked" --json --timeout 60)
 check online "$out" delivered 200
@@ -45,31 +57,14 @@ check online "$out" delivered 200
 out=$("$HF_LOAD" --server "$URL" --pairs 4 --messages 20 --rate 20 --state "$WORK/state.json" --json --timeout 60)
 check rate "$out" delivered 80
 check rate "$out" offered_msgs_per_s 80
-secs=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["secs"])' "$out")
-python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= 0.9 else 1)' "$secs" ||
-  { echo "rate: 20 messages at 20/s took ${secs}s, not about a second"; exit 1; }
+holds rate "$out" 'r["secs"] >= 0.9'  # 20 messages at 20/s take about a second
 # Each message goes at or after its scheduled time, so latency from the send is at most
 # latency from the schedule, message by message and so in every percentile.
-python3 - "$out" <<'EOF' || exit 1
-import json, sys
-r = json.loads(sys.argv[1])
-keys = ("p50_ms", "p99_ms", "max_ms", "p50_sent_ms", "p99_sent_ms", "max_sent_ms")
-ok = all(isinstance(r.get(k), (int, float)) for k in keys) and r["max_sent_ms"] > 0 and all(
-    r[k + "_sent_ms"] <= r[k + "_ms"] for k in ("p50", "p99", "max"))
-print("rate: " + " ".join(f"{k}={r.get(k)}" for k in keys) + (" ok" if ok else " FAILED"))
-sys.exit(0 if ok else 1)
-EOF
+holds rate "$out" 'r["max_sent_ms"] > 0 and all(r[k + "_sent_ms"] <= r[k + "_ms"] for k in ("p50", "p99", "max"))'
 out=$("$HF_LOAD" --server "$URL" --pairs 4 --messages 30 --offline --state "$WORK/state.json" --json --timeout 60)
 check offline "$out" delivered 120
 # The first envelope of the drain comes after the Auths and no later than the last one.
-python3 - "$out" <<'EOF' || exit 1
-import json, sys
-r = json.loads(sys.argv[1])
-first = r.get("drain_first_ms", 0)
-ok = 0 < first <= r["drain_secs"] * 1000 + 10
-print(f"offline: drain_first_ms={first} drain_secs={r['drain_secs']} {'ok' if ok else 'FAILED'}")
-sys.exit(0 if ok else 1)
-EOF
+holds offline "$out" '0 < r["drain_first_ms"] <= r["drain_secs"] * 1000 + 10'
 out=$("$HF_LOAD" --server "$URL" --drain-only --state "$WORK/state.json" --json --timeout 60)
 check drain "$out" delivered 0
 out=$("$HF_LOAD" --server "$URL" --idle 8 --source-ips 2 --state "$WORK/state.json" --server-pid "$SERVER_PID" --json --timeout 60)

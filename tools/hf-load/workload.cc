@@ -193,8 +193,8 @@ struct Outgoing {
 };
 
 // Latencies holds each delivered message's latency in microseconds, measured to its receipt
-// from when the schedule meant it to go (from_due) and from when the sender made it
-// (from_sent). They differ only in an open loop whose sender fell behind.
+// from when the schedule meant it to go (from_due) and, in an open loop only, from when the
+// sender made it (from_sent). They differ when the sender fell behind its schedule.
 struct Latencies {
   std::vector<uint32_t> from_due;
   std::vector<uint32_t> from_sent;
@@ -658,7 +658,7 @@ class PairWorkload {
       return;
     }
     if (!header.ok()) {
-      if (IsPreviousContent(AsBytes(e.content()))) {
+      if (header.code() == ErrorCode::kUnsupportedVersion) {
         ++env_.counters().stale_envelopes;  // left by a run of an earlier hf-load build
         return;
       }
@@ -697,7 +697,9 @@ class PairWorkload {
       return static_cast<uint32_t>(std::min<uint64_t>(now > t ? (now - t) / 1000 : 0, UINT32_MAX));
     };
     latency_us_[p.context].from_due.push_back(us_since(header->due_ns));
-    latency_us_[p.context].from_sent.push_back(us_since(header->sent_ns));
+    if (rate_ > 0) {  // in a closed loop the two times are one
+      latency_us_[p.context].from_sent.push_back(us_since(header->sent_ns));
+    }
     CheckDone(p);
     Pump(p);
   }
@@ -859,16 +861,16 @@ nlohmann::json RunOnline(Env& env, const std::vector<Account>& accounts, const W
   out["given_up"] = w->given_up();
   out["secs"] = Meter::Round2(secs);
   out["msgs_per_s"] = std::llround(static_cast<double>(delivered) / (secs > 0 ? secs : 1));
-  auto max_ms = [](const std::vector<uint32_t>& v) {
-    return v.empty() ? 0.0 : Meter::Round2(*std::max_element(v.begin(), v.end()) / 1000.0);
+  // p50<suffix>_ms, p99<suffix>_ms and max<suffix>_ms of one set of latencies.
+  auto add = [&out](std::vector<uint32_t>& v, const std::string& suffix) {
+    out["p50" + suffix + "_ms"] = Meter::Round2(PercentileMs(v, 0.50));
+    out["p99" + suffix + "_ms"] = Meter::Round2(PercentileMs(v, 0.99));
+    out["max" + suffix + "_ms"] =
+        v.empty() ? 0.0 : Meter::Round2(*std::max_element(v.begin(), v.end()) / 1000.0);
   };
-  out["p50_ms"] = Meter::Round2(PercentileMs(latencies.from_due, 0.50));
-  out["p99_ms"] = Meter::Round2(PercentileMs(latencies.from_due, 0.99));
-  out["max_ms"] = max_ms(latencies.from_due);
+  add(latencies.from_due, "");
   if (o.rate > 0) {
-    out["p50_sent_ms"] = Meter::Round2(PercentileMs(latencies.from_sent, 0.50));
-    out["p99_sent_ms"] = Meter::Round2(PercentileMs(latencies.from_sent, 0.99));
-    out["max_sent_ms"] = max_ms(latencies.from_sent);
+    add(latencies.from_sent, "_sent");
   }
   meter.Add(out);
   return out;
@@ -937,7 +939,6 @@ nlohmann::json RunOffline(Env& env, const std::vector<Account>& accounts,
   }
   Meter drain(o.server_pid);
   drain.Start();
-  const uint64_t auth_ns = NowNs();
   w->AuthenticateReceivers();
   const uint64_t want = w->ok_sends();
   const bool drained = WaitUntil(
@@ -960,7 +961,8 @@ nlohmann::json RunOffline(Env& env, const std::vector<Account>& accounts,
   out["msgs_per_s"] = out["drain_msgs_per_s"];
   // As the peers' generator's first_ms: from the Auths to the first envelope received.
   const uint64_t first = w->first_receive_ns();
-  out["drain_first_ms"] = first > auth_ns ? Meter::Round2((first - auth_ns) / 1e6) : 0.0;
+  out["drain_first_ms"] =
+      first > drain.t0_ns() ? Meter::Round2((first - drain.t0_ns()) / 1e6) : 0.0;
   drain.Add(out);
   return out;
 }
