@@ -28,6 +28,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
+using TcpCork = asio::detail::socket_option::boolean<IPPROTO_TCP, TCP_CORK>;
 
 namespace {
 
@@ -155,6 +156,7 @@ class WsSession final : public Peer {
     if (!accepted_) {
       return;
     }
+    Cork(false);  // the close frame must not wait behind the cork
     ws_.async_close(websocket::close_code::normal,
                     [self = Self()](beast::error_code) { self->Finish(); });
   }
@@ -196,6 +198,10 @@ class WsSession final : public Peer {
       if (writes_.size() > 1) {
         beast::get_lowest_layer(ws_).cork_next_write();  // the next frame sends them together
       }
+    } else {
+      if (writes_.size() > 1) {
+        Cork(true);
+      }
     }
     StartWrite();
     if constexpr (kTls) {
@@ -216,9 +222,23 @@ class WsSession final : public Peer {
       if (!self->writes_.empty() && !self->closing_) {
         return self->Write();
       }
+      self->Cork(false);
       self->writing_ = false;
       self->writes_.shrink_to_fit();  // an idle connection keeps no write blocks
     });
+  }
+
+  // Cork holds a plain connection's queued frames in the kernel until the last is written, so
+  // that they leave in full segments rather than one segment (and one wakeup of the reader)
+  // per frame. TLS connections get the same from TlsSocket::cork_next_write.
+  void Cork(bool on) {
+    if constexpr (!std::is_same_v<beast::lowest_layer_type<Ws>, tls::TlsSocket>) {
+      if (corked_ != on) {
+        corked_ = on;
+        beast::error_code ec;
+        beast::get_lowest_layer(ws_).socket().set_option(TcpCork(on), ec);
+      }
+    }
   }
 
   void Finish() {
@@ -245,6 +265,7 @@ class WsSession final : public Peer {
   std::deque<Bytes> writes_;
   size_t pending_bytes_ = 0;
   bool writing_ = false;
+  bool corked_ = false;
   bool accepted_ = false;
   bool closing_ = false;
   bool finished_ = false;
