@@ -194,20 +194,21 @@ class WsSession final : public Peer {
   void Write() {
     writing_ = true;
     constexpr bool kTls = std::is_same_v<beast::lowest_layer_type<Ws>, tls::TlsSocket>;
+    const bool more = writes_.size() > 1;  // frames queued behind this one
     if constexpr (kTls) {
-      if (writes_.size() > 1) {
+      if (more) {
         beast::get_lowest_layer(ws_).cork_next_write();  // the next frame sends them together
       }
-    } else {
-      if (writes_.size() > 1) {
-        Cork(true);
-      }
+    } else if (more) {
+      Cork(true);
     }
     StartWrite();
     if constexpr (kTls) {
       // Beast starts the socket write inside async_write, unless its own control frame (a
       // pong, a close) holds the stream: then that frame goes first, and must not be corked.
       beast::get_lowest_layer(ws_).uncork();
+    } else if (!more) {
+      Cork(false);  // the last queued frame was just sent: what was held goes out with it
     }
   }
 
@@ -228,9 +229,9 @@ class WsSession final : public Peer {
     });
   }
 
-  // Cork holds a plain connection's queued frames in the kernel until the last is written, so
-  // that they leave in full segments rather than one segment (and one wakeup of the reader)
-  // per frame. TLS connections get the same from TlsSocket::cork_next_write.
+  // Cork holds a plain connection's queued frames in the kernel (TCP_CORK) until the last is
+  // written, so that they leave in full segments rather than one segment (and one wakeup of
+  // the reader) per frame. TLS connections get the same from TlsSocket::cork_next_write.
   void Cork(bool on) {
     if constexpr (!std::is_same_v<beast::lowest_layer_type<Ws>, tls::TlsSocket>) {
       if (corked_ != on) {
