@@ -1,12 +1,15 @@
 #include "holdfast/server/server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-
-#include <atomic>
 #include <charconv>
 #include <deque>
 #include <mutex>
@@ -18,8 +21,8 @@
 #include <vector>
 
 #include "holdfast/common/thread_name.h"
-#include "post_batch.h"
 #include "holdfast/server/tls_stream.h"
+#include "post_batch.h"
 
 namespace holdfast::server {
 
@@ -28,7 +31,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
-using TcpCork = asio::detail::socket_option::boolean<IPPROTO_TCP, TCP_CORK>;
 
 namespace {
 
@@ -232,12 +234,15 @@ class WsSession final : public Peer {
   // Cork holds a plain connection's queued frames in the kernel (TCP_CORK) until the last is
   // written, so that they leave in full segments rather than one segment (and one wakeup of
   // the reader) per frame. TLS connections get the same from TlsSocket::cork_next_write.
+  // Should setsockopt fail, the frames go out as they are written, or (a failed uncork) when
+  // the kernel's 200 ms cork ceiling passes.
   void Cork(bool on) {
     if constexpr (!std::is_same_v<beast::lowest_layer_type<Ws>, tls::TlsSocket>) {
       if (corked_ != on) {
         corked_ = on;
-        beast::error_code ec;
-        beast::get_lowest_layer(ws_).socket().set_option(TcpCork(on), ec);
+        const int flag = on ? 1 : 0;
+        (void)::setsockopt(beast::get_lowest_layer(ws_).socket().native_handle(), IPPROTO_TCP,
+                           TCP_CORK, &flag, sizeof flag);
       }
     }
   }
