@@ -1,9 +1,11 @@
 #include "connection.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "holdfast/crypto/certificate.h"
@@ -190,13 +192,14 @@ void Connection::OnRead(const beast::error_code& ec) {
   const auto data = buffer_.cdata();
   auto frame = wire::DecodeFrame(ByteSpan(static_cast<const uint8_t*>(data.data()), data.size()));
   buffer_.consume(buffer_.size());
+  // The next read starts before this frame is handled: a frame already received completes
+  // it at once, queued ahead of the write this one may start (Send), so that requests made
+  // in answer to several frames go out together.
+  Read();  // also while closing: the closing handshake ends the read
   if (!frame.ok()) {
     env_.counters().Error(ErrorKind::kBadFrame, "a frame from the server does not decode");
   } else {
     Dispatch(*frame);
-  }
-  if (!finished_) {
-    Read();  // also while closing: the closing handshake ends the read
   }
 }
 
@@ -242,17 +245,46 @@ void Connection::Send(pb::Request request, ResponseHandler handler) {
     pending_.emplace(id, std::move(handler));
   }
   if (!writing_) {
-    Write();
+    // Start at the end of this handler: the frames queued until then go out together.
+    writing_ = true;
+    asio::post(env_.context(context_), [self = shared_from_this()] { self->Write(); });
   }
 }
 
 void Connection::Write() {
-  writing_ = true;
-  WithWs([this](auto& ws) {
+  if (finished_) {
+    writing_ = false;
+    return;
+  }
+  const bool more = writes_.size() > 1;  // frames queued behind this one
+  WithWs([this, more](auto& ws) {
+    constexpr bool kTls = std::is_same_v<beast::lowest_layer_type<std::decay_t<decltype(ws)>>,
+                                         server::tls::TlsSocket>;
+    if constexpr (kTls) {
+      if (more) {
+        beast::get_lowest_layer(ws).cork_next_write();  // the next frame sends them together
+      }
+    } else if (more) {
+      Cork(true);
+    }
     ws.async_write(
         asio::buffer(writes_.front()),
         [self = shared_from_this()](const beast::error_code& ec, size_t) { self->OnWrite(ec); });
+    if constexpr (kTls) {
+      beast::get_lowest_layer(ws).uncork();  // as in holdfastd: a control frame may go first
+    } else if (!more) {
+      Cork(false);  // the last queued frame was just sent: what was held goes out with it
+    }
   });
+}
+
+void Connection::Cork(bool on) {
+  if (tls_ || corked_ == on) {
+    return;
+  }
+  corked_ = on;
+  const int flag = on ? 1 : 0;
+  (void)::setsockopt(Socket().native_handle(), IPPROTO_TCP, TCP_CORK, &flag, sizeof flag);
 }
 
 void Connection::OnWrite(const beast::error_code& ec) {
@@ -264,6 +296,7 @@ void Connection::OnWrite(const beast::error_code& ec) {
   if (!writes_.empty() && !closing_) {
     return Write();
   }
+  Cork(false);
   writing_ = false;
 }
 
@@ -282,6 +315,7 @@ void Connection::Close() {
     return;
   }
   // Beast lets a close run beside a pending read and write.
+  Cork(false);  // the close frame must not wait behind the cork
   WithWs([this](auto& ws) {
     ws.async_close(
         websocket::close_code::normal,

@@ -92,6 +92,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Dispatch(pb::Frame& frame);
   void Write();
   void OnWrite(const beast::error_code& ec);
+  // Cork holds a plain connection's queued frames in the kernel (TCP_CORK) until the last is
+  // written, as holdfastd does; TLS connections use TlsSocket::cork_next_write.
+  void Cork(bool on);
   void Finish(std::string_view why);
 
   Env& env_;
@@ -108,6 +111,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool counted_ = false;  // in Env::live_connections
   bool open_ = false;
   bool writing_ = false;
+  bool corked_ = false;
   bool closing_ = false;
   bool finished_ = false;
 };
