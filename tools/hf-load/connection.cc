@@ -247,7 +247,13 @@ void Connection::Send(pb::Request request, ResponseHandler handler) {
   if (!writing_) {
     // Start at the end of this handler: the frames queued until then go out together.
     writing_ = true;
-    asio::post(env_.context(context_), [self = shared_from_this()] { self->Write(); });
+    write_posted_ = true;
+    asio::post(env_.context(context_), [self = shared_from_this()] {
+      if (self->write_posted_) {  // Close() may have started it
+        self->write_posted_ = false;
+        self->Write();
+      }
+    });
   }
 }
 
@@ -313,6 +319,12 @@ void Connection::Close() {
     beast::error_code ignored;
     Socket().close(ignored);
     return;
+  }
+  if (write_posted_) {
+    // A frame queued before the close goes first, as it would have without the wait for the
+    // end of the handler; OnWrite drops the rest.
+    write_posted_ = false;
+    Write();
   }
   // Beast lets a close run beside a pending read and write.
   Cork(false);  // the close frame must not wait behind the cork

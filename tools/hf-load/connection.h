@@ -110,7 +110,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   CloseHandler close_handler_;
   bool counted_ = false;  // in Env::live_connections
   bool open_ = false;
-  bool writing_ = false;
+  bool writing_ = false;       // a write is in progress, or posted (write_posted_)
+  bool write_posted_ = false;  // Send posted the first write of a batch; it has not run
   bool corked_ = false;
   bool closing_ = false;
   bool finished_ = false;
