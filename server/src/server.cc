@@ -1,9 +1,5 @@
 #include "holdfast/server/server.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -21,6 +17,7 @@
 #include <vector>
 
 #include "holdfast/common/thread_name.h"
+#include "holdfast/server/tcp_cork.h"
 #include "holdfast/server/tls_stream.h"
 #include "post_batch.h"
 
@@ -225,24 +222,19 @@ class WsSession final : public Peer {
       if (!self->writes_.empty() && !self->closing_) {
         return self->Write();
       }
-      self->Cork(false);
       self->writing_ = false;
       self->writes_.shrink_to_fit();  // an idle connection keeps no write blocks
     });
   }
 
-  // Cork holds a plain connection's queued frames in the kernel (TCP_CORK) until the last is
-  // written, so that they leave in full segments rather than one segment (and one wakeup of
-  // the reader) per frame. TLS connections get the same from TlsSocket::cork_next_write.
-  // Should setsockopt fail, the frames go out as they are written, or (a failed uncork) when
-  // the kernel's 200 ms cork ceiling passes.
+  // Cork holds a plain connection's queued frames in the kernel until the last is written
+  // (SetTcpCork). It is on only while a write with frames behind it is in flight: Write
+  // clears it at the last frame, Close before the close frame.
   void Cork(bool on) {
     if constexpr (!std::is_same_v<beast::lowest_layer_type<Ws>, tls::TlsSocket>) {
       if (corked_ != on) {
         corked_ = on;
-        const int flag = on ? 1 : 0;
-        (void)::setsockopt(beast::get_lowest_layer(ws_).socket().native_handle(), IPPROTO_TCP,
-                           TCP_CORK, &flag, sizeof flag);
+        SetTcpCork(beast::get_lowest_layer(ws_).socket(), on);
       }
     }
   }

@@ -1,7 +1,6 @@
 #include "connection.h"
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <string>
@@ -9,6 +8,7 @@
 #include <utility>
 
 #include "holdfast/crypto/certificate.h"
+#include "holdfast/server/tcp_cork.h"
 
 namespace holdfast::load {
 
@@ -289,8 +289,7 @@ void Connection::Cork(bool on) {
     return;
   }
   corked_ = on;
-  const int flag = on ? 1 : 0;
-  (void)::setsockopt(Socket().native_handle(), IPPROTO_TCP, TCP_CORK, &flag, sizeof flag);
+  server::SetTcpCork(Socket(), on);
 }
 
 void Connection::OnWrite(const beast::error_code& ec) {
@@ -302,7 +301,6 @@ void Connection::OnWrite(const beast::error_code& ec) {
   if (!writes_.empty() && !closing_) {
     return Write();
   }
-  Cork(false);
   writing_ = false;
 }
 

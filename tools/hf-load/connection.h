@@ -92,8 +92,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Dispatch(pb::Frame& frame);
   void Write();
   void OnWrite(const beast::error_code& ec);
-  // Cork holds a plain connection's queued frames in the kernel (TCP_CORK) until the last is
-  // written, as holdfastd does; TLS connections use TlsSocket::cork_next_write.
+  // Cork holds a plain connection's queued frames in the kernel until the last is written
+  // (server::SetTcpCork), as holdfastd does: on only while a write with frames behind it is
+  // in flight. TLS connections use TlsSocket::cork_next_write.
   void Cork(bool on);
   void Finish(std::string_view why);
 
